@@ -1,0 +1,71 @@
+"""Classifier stage: encode series with a frozen encoder, pool, fit a classifier."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from torch import nn
+
+from iars.errors import ConfigError
+
+POOLINGS = ("max", "avg")
+PROTOCOLS = ("svm", "logreg")
+
+
+@torch.no_grad()
+def encode(
+    encoder: nn.Module, X: np.ndarray, pooling: str = "max", batch_size: int = 64
+) -> np.ndarray:
+    """Instance embeddings N×K: encode X (N×T×C) in eval mode and pool over all timestamps.
+
+    ``max`` is TS2Vec's full-series max pooling; ``avg`` the paper's global average.
+    """
+    if pooling not in POOLINGS:
+        raise ConfigError(f"classifier.pooling={pooling!r}: choose one of {', '.join(POOLINGS)}")
+    was_training = encoder.training
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    out = []
+    try:
+        for start in range(0, len(X), batch_size):
+            z = encoder(torch.from_numpy(X[start : start + batch_size]).to(device))  # B×T×K
+            out.append((z.amax(dim=1) if pooling == "max" else z.mean(dim=1)).cpu())
+    finally:
+        encoder.train(was_training)
+    return torch.cat(out).numpy()
+
+
+def fit_svm(features: np.ndarray, y: np.ndarray):
+    """TS2Vec's SVM protocol: RBF SVC; C = ∞ when there are fewer than 5 series per class
+    or fewer than 50 in all, else 5-fold grid search over C ∈ {1e-4, …, 1e4, ∞}."""
+    n_classes = len(np.unique(y))
+    svm = SVC(C=np.inf, gamma="scale")
+    if len(y) // n_classes < 5 or len(y) < 50:
+        return svm.fit(features, y)
+    grid = {"C": [1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100, 1000, 10000, np.inf]}
+    return GridSearchCV(svm, grid, cv=5, n_jobs=1).fit(features, y)
+
+
+def fit_logreg(features: np.ndarray, y: np.ndarray):
+    """StandardScaler + logistic regression."""
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=10_000, random_state=0)).fit(features, y)
+
+
+def classify(
+    train_features: np.ndarray,
+    y_train: np.ndarray,
+    test_features: np.ndarray,
+    y_test: np.ndarray,
+    protocol: str = "svm",
+) -> dict[str, float]:
+    """Fit ``protocol`` on the train embeddings; test accuracy and macro-F1."""
+    fit = {"svm": fit_svm, "logreg": fit_logreg}.get(protocol)
+    if fit is None:
+        raise ConfigError(f"classifier.protocol={protocol!r}: choose one of {', '.join(PROTOCOLS)}")
+    pred = fit(train_features, y_train).predict(test_features)
+    return {"acc": float(accuracy_score(y_test, pred)), "f1": float(f1_score(y_test, pred, average="macro"))}

@@ -1,0 +1,133 @@
+"""Pretrain an encoder with a contrastive loss, then evaluate it with a classifier.
+
+    python scripts/train.py                                    # BasicMotions, hierarchical loss
+    python scripts/train.py loss=hier model.K=64 dataset=atrial_fibrillation dataset.data_dir=../shared/data/UEA
+    python scripts/train.py -m model.K=16,32                   # a sweep under outputs/multirun/
+
+Each run writes metrics.json (config summary, accuracy, pretraining seconds) into its
+run dir under outputs/, and logs to the configured logger.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import warnings
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from iars.callbacks import PretrainClock
+from iars.data import ts2vec_budget
+from iars.errors import IarsError
+from iars.evaluate import classify, encode
+from iars.module import ContrastivePretrainer
+from iars.runs import check_fresh, write_metrics
+
+warnings.filterwarnings("ignore", ".*does not have many workers.*")
+
+
+def _budget(trainer_cfg: DictConfig, X_train) -> dict:
+    """max_steps/max_epochs for the Trainer: as configured, else TS2Vec's step budget."""
+    steps, epochs = trainer_cfg.max_steps, trainer_cfg.max_epochs
+    if steps is None and epochs is None:
+        return {"max_steps": ts2vec_budget(X_train), "max_epochs": -1}
+    return {"max_steps": -1 if steps is None else steps, "max_epochs": -1 if epochs is None else epochs}
+
+
+def _log_results(logger, results: dict) -> None:
+    if not logger:
+        return
+    logger.log_metrics(results)
+    if isinstance(logger, pl.loggers.WandbLogger):
+        logger.experiment.summary.update(results)
+
+
+def train(cfg: DictConfig) -> dict:
+    """Run one experiment described by the composed config; returns its metrics."""
+    out_dir = Path(cfg.output_dir)
+    check_fresh(out_dir)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = instantiate(cfg.dataset)
+    data = datamodule.prepare()
+    encoder = instantiate(cfg.model)(in_channels=data.n_channels)
+    module = ContrastivePretrainer(encoder, lr=cfg.lr, averaged=cfg.averaged, **cfg.loss)
+    clock = PretrainClock()
+    logger = instantiate(cfg.logger) if cfg.get("logger") else False
+    trainer = instantiate(
+        cfg.trainer, **_budget(cfg.trainer, data.X_train), callbacks=[clock], logger=logger,
+        default_root_dir=str(out_dir),
+    )
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        if not trainer.is_global_zero:
+            return {}
+        if cfg.save_checkpoint:
+            trainer.save_checkpoint(out_dir / "last.ckpt")
+        features = [encode(module.eval_encoder, X, cfg.classifier.pooling) for X in (data.X_train, data.X_test)]
+        scores = classify(features[0], data.y_train, features[1], data.y_test, cfg.classifier.protocol)
+        results = {
+            **scores,
+            "pretrain_time_s": clock.seconds,
+            "step_time_s": statistics.median(clock.step_times) if clock.step_times else None,
+            "steps": clock.steps,
+            "epochs": trainer.current_epoch,
+        }
+        _log_results(logger, results)
+        metrics = {
+            "dataset": datamodule.name,
+            "loss": cfg.loss.mode,
+            "model": cfg.model._target_.rsplit(".", 1)[-1],
+            "K": cfg.model.K,
+            "seed": cfg.seed,
+            "classifier": cfg.classifier.protocol,
+            "n_train": int(data.X_train.shape[0]),
+            "n_test": int(data.X_test.shape[0]),
+            "length": int(data.X_train.shape[1]),
+            "channels": data.n_channels,
+            **results,
+            "config": OmegaConf.to_container(cfg, resolve=True),
+        }
+        path = write_metrics(out_dir, metrics)
+    finally:
+        if isinstance(logger, pl.loggers.WandbLogger):
+            import wandb
+
+            wandb.finish()
+    print(
+        f"\n{metrics['dataset']} | loss={metrics['loss']} | K={metrics['K']} | "
+        f"pretraining {metrics['pretrain_time_s']:.1f} s ({metrics['steps']} steps) | "
+        f"test acc {metrics['acc']:.3f} ({metrics['classifier']})\nmetrics: {path}"
+    )
+    return metrics
+
+
+def user_error(exc: BaseException) -> IarsError | None:
+    """The IarsError behind ``exc`` (Hydra wraps errors raised while instantiating)."""
+    while exc is not None:
+        if isinstance(exc, IarsError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+@hydra.main(config_path="../conf", config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> float | None:
+    try:
+        return train(cfg).get("acc")
+    except Exception as exc:
+        err = user_error(exc)
+        if err is None:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            return None  # the other jobs of the sweep go on
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Slow, obviously-correct formulations of the losses, written from the formulas
+(loops over timestamps and series, explicit softmax). Tests compare the fast code to these."""
+import torch
+
+
+def _info_nce(vectors, anchor, positive):
+    """-log softmax of the positive's similarity among all others (self excluded)."""
+    others = [j for j in range(len(vectors)) if j != anchor]
+    sims = torch.stack([vectors[anchor] @ vectors[j] for j in others])
+    p = torch.exp(sims) / torch.exp(sims).sum()
+    return -torch.log(p[others.index(positive)])
+
+
+def instance_loss(z1, z2):
+    B, T, _ = z1.shape
+    if B == 1:
+        return torch.zeros((), dtype=z1.dtype)
+    terms = []
+    for t in range(T):
+        vectors = [z1[i, t] for i in range(B)] + [z2[i, t] for i in range(B)]
+        for i in range(B):
+            terms.append(_info_nce(vectors, i, B + i))  # view 1 anchor, positive in view 2
+            terms.append(_info_nce(vectors, B + i, i))
+    return torch.stack(terms).mean()
+
+
+def temporal_loss(z1, z2):
+    B, T, _ = z1.shape
+    if T == 1:
+        return torch.zeros((), dtype=z1.dtype)
+    terms = []
+    for i in range(B):
+        vectors = [z1[i, t] for t in range(T)] + [z2[i, t] for t in range(T)]
+        for t in range(T):
+            terms.append(_info_nce(vectors, t, T + t))
+            terms.append(_info_nce(vectors, T + t, t))
+    return torch.stack(terms).mean()
+
+
+def pool(z, how="max"):
+    """Pairs of consecutive timestamps -> one (a trailing odd timestamp is dropped)."""
+    reduce = torch.maximum if how == "max" else (lambda a, b: (a + b) / 2)
+    return torch.stack([reduce(z[:, 2 * j], z[:, 2 * j + 1]) for j in range(z.size(1) // 2)], dim=1)
+
+
+def level_losses(z1, z2, alpha=0.5, temporal_unit=0, how="max"):
+    losses, d = [], 0
+    while True:
+        loss = alpha * instance_loss(z1, z2)
+        if z1.size(1) > 1 and d >= temporal_unit:
+            loss = loss + (1 - alpha) * temporal_loss(z1, z2)
+        losses.append(loss)
+        if z1.size(1) == 1:
+            return losses
+        z1, z2, d = pool(z1, how), pool(z2, how), d + 1
+
+
+def hierarchical_loss(z1, z2, alpha=0.5, temporal_unit=0, how="max"):
+    return torch.stack(level_losses(z1, z2, alpha, temporal_unit, how)).mean()

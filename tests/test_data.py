@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+import torch
+
+from iars.data import SyntheticDataModule, UEADataModule, load_uea, normalise, pad_to_array
+from iars.errors import DataError
+
+
+def _write_ts(path, series, labels, name="Tiny"):
+    """Write a minimal aeon .ts file: series is a list of C×T arrays."""
+    dims = series[0].shape[0]
+    lines = [
+        f"@problemName {name}", "@timeStamps false", "@missing false",
+        f"@univariate {'true' if dims == 1 else 'false'}", f"@dimensions {dims}",
+        f"@equalLength {'true' if len({s.shape[1] for s in series}) == 1 else 'false'}",
+        f"@seriesLength {series[0].shape[1]}", f"@classLabel true {' '.join(sorted(set(labels)))}", "@data",
+    ]
+    for s, y in zip(series, labels):
+        lines.append(":".join(",".join(f"{v:.4f}" for v in ch) for ch in s) + f":{y}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _make_dataset(root, name, n_train, n_test, T=12, C=2):
+    rng = np.random.default_rng(0)
+    (root / name).mkdir(parents=True)
+    for split, n in (("TRAIN", n_train), ("TEST", n_test)):
+        labels = ["a" if i % 2 else "b" for i in range(n)]
+        _write_ts(root / name / f"{name}_{split}.ts", [rng.normal(size=(C, T)) for _ in range(n)], labels, name)
+
+
+def test_basic_motions_ships_with_aeon_and_is_normalised():
+    d = load_uea("BasicMotions")
+    assert d.X_train.shape == (40, 100, 6) and d.X_test.shape == (40, 100, 6)
+    assert d.X_train.dtype == np.float32
+    assert sorted(set(d.y_train)) == [0, 1, 2, 3] and d.n_classes == 4
+    flat = d.X_train.reshape(-1, 6)
+    np.testing.assert_allclose(flat.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(flat.std(0), 1, atol=1e-3)
+    assert abs(d.X_test.reshape(-1, 6).mean()) < 0.5  # test uses the train statistics
+
+
+def test_unequal_lengths_are_nan_padded_and_nan_ignored_by_the_scaler():
+    d = load_uea("JapaneseVowels")
+    assert d.X_train.shape[0] == 270 and d.X_train.shape[2] == 12 and d.X_train.shape[1] == 26
+    lengths = (~np.isnan(d.X_train).any(axis=2)).sum(axis=1)
+    assert lengths.min() == 7 and lengths.max() == 26
+    for x, n in zip(d.X_train, lengths):  # padding sits at the end only
+        assert not np.isnan(x[:n]).any() and np.isnan(x[n:]).all()
+    np.testing.assert_allclose(np.nanmean(d.X_train.reshape(-1, 12), axis=0), 0, atol=1e-4)
+    assert d.n_classes == 9
+
+
+def test_pad_to_array_and_channel_mismatch():
+    out = pad_to_array([np.ones((2, 3)), np.zeros((2, 5))])
+    assert out.shape == (2, 5, 2) and np.isnan(out[0, 3:]).all() and not np.isnan(out[1]).any()
+    with pytest.raises(DataError, match="different channel counts"):
+        pad_to_array([np.ones((2, 3)), np.ones((3, 3))])
+
+
+def test_normalise_keeps_nan():
+    X = np.array([[[1.0], [np.nan], [3.0]]], dtype=np.float32)
+    tr, te = normalise(X, X.copy())
+    assert np.isnan(tr[0, 1, 0]) and tr[0, 0, 0] == pytest.approx(-1) and tr[0, 2, 0] == pytest.approx(1)
+
+
+def test_reads_a_local_archive_folder(tmp_path):
+    _make_dataset(tmp_path, "Tiny", 6, 4)
+    d = load_uea("Tiny", tmp_path)
+    assert d.X_train.shape == (6, 12, 2) and d.X_test.shape == (4, 12, 2)
+    assert sorted(set(d.y_train)) == [0, 1]
+
+
+def test_unknown_dataset_names_where_it_looked_and_leaves_no_trace(tmp_path):
+    with pytest.raises(DataError) as e:
+        load_uea("NoSuchSet", tmp_path)
+    msg = str(e.value)
+    assert "'NoSuchSet' not found" in msg and str(tmp_path / "NoSuchSet") in msg
+    assert "dataset.data_dir" in msg and "AEON_DATA" in msg
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_dataset_without_data_dir_names_aeons_folder():
+    with pytest.raises(DataError, match="looked in .*aeon.*NoSuchSet2"):
+        load_uea("NoSuchSet2")
+
+
+def test_missing_data_dir(tmp_path):
+    with pytest.raises(DataError, match="is not a directory.*Point it at a folder"):
+        load_uea("BasicMotions", tmp_path / "nowhere")
+
+
+def test_fewer_than_two_series(tmp_path):
+    _make_dataset(tmp_path, "One", 1, 4)
+    with pytest.raises(DataError, match="train split has 1 series.*at least 2"):
+        UEADataModule("One", str(tmp_path)).prepare()
+
+
+def test_loader_order_is_fixed_by_the_seed():
+    def first_batches(seed):
+        dm = SyntheticDataModule(n_train=20, length=16, seed=seed, batch_size=4)
+        return [b[0] for b in dm.train_dataloader()]
+
+    a, b, c = first_batches(1), first_batches(1), first_batches(2)
+    assert len(a) == 5 and all(x.shape == (4, 16, 3) for x in a)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not all(torch.equal(x, y) for x, y in zip(a, c))
+
+
+def test_batch_size_is_capped_by_the_dataset_size():
+    dm = SyntheticDataModule(n_train=5, length=8, batch_size=8)
+    assert [len(b[0]) for b in dm.train_dataloader()] == [5]
+
+
+def test_synthetic_is_reproducible_and_class_dependent():
+    a = SyntheticDataModule(n_train=30, data_seed=3).prepare()
+    b = SyntheticDataModule(n_train=30, data_seed=3).prepare()
+    np.testing.assert_array_equal(a.X_train, b.X_train)
+    means = [a.X_train[a.y_train == k].mean(0) for k in range(3)]
+    assert np.abs(means[0] - means[1]).mean() > 0.1
+
+
+def test_real_archive_atrial_fibrillation(uea_dir):
+    d = load_uea("AtrialFibrillation", uea_dir)
+    assert d.X_train.shape == (15, 640, 2) and d.X_test.shape == (15, 640, 2) and d.n_classes == 3
