@@ -6,27 +6,48 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from iars.augment import crop_views, sample_crop
+from iars.augment import Crop, crop_views, sample_crop
 from iars.errors import ConfigError
-from iars.losses import hierarchical_loss
+from iars.losses import downsample, level_loss, level_losses, num_levels
+from iars.selection import level_of_resolution, resolution_of_level
 
-LOSS_MODES = ("hier",)
+LOSS_MODES = ("hier", "iars", "random", "fixed")
+SCORINGS = ("probe", "running", "every_step")
 
 
 class ContrastivePretrainer(pl.LightningModule):
     """Pretrains ``encoder`` on pairs of overlapping crops (TS2Vec's views).
 
-    Each step: batch x (B×T×C) -> two views -> encoder -> overlap z1, z2 (B×crop×K)
-    -> loss. ``mode`` names the loss mode; ``hier`` is TS2Vec's hierarchical loss
-    (the mean of every level's loss).
+    Each step: batch x (B×T×C) -> two views -> encoder -> overlap z1, z2 (B×n×K)
+    -> loss, by ``mode``:
+
+    - ``hier``: TS2Vec's hierarchical loss, the mean of every level's loss;
+    - ``iars``: only resolution :attr:`train_level`'s loss, which the selection
+      callback sets each epoch; the other levels are not computed with grad;
+    - ``random``: a uniformly drawn resolution, per epoch (set by the callback,
+      ``granularity="epoch"``) or per step (``granularity="step"``);
+    - ``fixed``: always resolution ``level``.
+
+    Resolutions are coarse-aligned indices (:mod:`iars.selection`); a crop too short to
+    have the chosen resolution trains its finest level.
+
+    Per-resolution losses for scoring (``scoring``): ``running`` records the trained
+    level's loss each step; ``every_step`` also computes every other level under
+    ``no_grad``; ``probe`` leaves measuring to the callback (:meth:`probe_losses`).
+    The selection callback reads the epoch's sums with :meth:`epoch_level_sums`.
 
     Args:
         encoder: maps B×T×C to B×T×K.
-        mode: loss mode.
+        mode: loss mode (above).
+        max_length: T of the training series; sets the number of resolutions R.
         alpha: weight of the instance term in each level's loss.
-        temporal_unit: first level that uses the temporal term; also sets the
-            minimum crop length 2^(temporal_unit+1).
+        temporal_unit: first level (pooling depth) that uses the temporal term; also
+            sets the minimum crop length 2^(temporal_unit+1).
         pool: ``max`` (TS2Vec) or ``avg`` (the paper's text) between levels.
+        scoring: how per-resolution losses are measured for selection.
+        level: the resolution of ``mode="fixed"``.
+        granularity: ``epoch`` or ``step`` for ``mode="random"``.
+        seed: seeds per-step random draws.
         lr: AdamW learning rate.
         averaged: keep a running average of the encoder's weights (TS2Vec
             evaluates it); :attr:`eval_encoder` returns it.
@@ -36,9 +57,14 @@ class ContrastivePretrainer(pl.LightningModule):
         self,
         encoder: nn.Module,
         mode: str = "hier",
+        max_length: int | None = None,
         alpha: float = 0.5,
         temporal_unit: int = 0,
         pool: str = "max",
+        scoring: str = "running",
+        level: int | None = None,
+        granularity: str = "epoch",
+        seed: int = 0,
         lr: float = 1e-3,
         averaged: bool = True,
     ):
@@ -49,26 +75,109 @@ class ContrastivePretrainer(pl.LightningModule):
             raise ConfigError(f"loss.pool={pool!r}: choose max or avg")
         if not 0.0 <= alpha <= 1.0:
             raise ConfigError(f"loss.alpha={alpha} must lie in [0, 1]")
+        if scoring not in SCORINGS:
+            raise ConfigError(f"loss.scoring={scoring!r}: choose one of {', '.join(SCORINGS)}")
+        if granularity not in ("epoch", "step"):
+            raise ConfigError(f"loss.granularity={granularity!r}: choose epoch or step")
+        self.n_resolutions = num_levels(max_length) if max_length else None
+        if mode == "fixed" and (level is None or not 0 <= level < (self.n_resolutions or level + 1)):
+            raise ConfigError(
+                f"loss.level={level!r}: loss=fixed needs a resolution index in 0..{(self.n_resolutions or 1) - 1} "
+                "(0 is the length-1 level; r covers lengths 2^r..2^(r+1)-1)"
+            )
         self.encoder = encoder
         self.mode = mode
         self.alpha = alpha
         self.temporal_unit = temporal_unit
         self.pool = pool
+        self.scoring = scoring
+        self.granularity = granularity
         self.lr = lr
+        self.train_level: int | None = level
         self.averaged = AveragedModel(encoder, use_buffers=True) if averaged else None
+        self._generator = torch.Generator().manual_seed(seed)
+        self._sums = self._counts = None
         self.save_hyperparameters(ignore=["encoder"])
 
-    def views(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Encode two random overlapping crops of x (B×T×C); returns the overlaps z1, z2 (B×l×K)."""
-        crop = sample_crop(x.size(0), x.size(1), self.temporal_unit)
+    # -- views and losses ------------------------------------------------------------
+
+    def views(self, x: torch.Tensor, crop: Crop | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode two overlapping crops of x (B×T×C), random unless ``crop`` is given;
+        returns the overlaps z1, z2 (B×n×K)."""
+        crop = crop or sample_crop(x.size(0), x.size(1), self.temporal_unit)
         v1, v2 = crop_views(x, crop)
         return self.encoder(v1)[:, -crop.length :], self.encoder(v2)[:, : crop.length]
 
+    def _level_losses(self, z1, z2) -> list[torch.Tensor]:
+        return level_losses(z1, z2, self.alpha, self.temporal_unit, self.pool)
+
+    def _single_level_loss(self, z1, z2, depth: int) -> torch.Tensor:
+        for _ in range(depth):
+            z1, z2 = downsample(z1, self.pool), downsample(z2, self.pool)
+        return level_loss(z1, z2, self.alpha, temporal=depth >= self.temporal_unit)
+
+    def _resolution_to_train(self, n_levels: int) -> int:
+        if self.mode == "random" and self.granularity == "step":
+            return int(torch.randint(n_levels, (), generator=self._generator))
+        if self.train_level is None:
+            raise RuntimeError(f"loss={self.mode} trains one resolution, but none was selected")
+        return self.train_level
+
     def training_step(self, batch, batch_idx):
         z1, z2 = self.views(batch[0])
-        loss = hierarchical_loss(z1, z2, self.alpha, self.temporal_unit, self.pool)
+        n_levels = num_levels(z1.size(1))
+        if self.mode == "hier":
+            per_level = self._level_losses(z1, z2)
+            loss = torch.stack(per_level).mean()
+        else:
+            depth = level_of_resolution(self._resolution_to_train(n_levels), n_levels)
+            loss = self._single_level_loss(z1, z2, depth)
+            observed = {resolution_of_level(depth, n_levels): loss.detach()}
+            if self.scoring == "every_step":
+                with torch.no_grad():
+                    for d, l in enumerate(self._level_losses(z1.detach(), z2.detach())):
+                        observed.setdefault(resolution_of_level(d, n_levels), l)
+            self._record(observed)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
+
+    @torch.no_grad()
+    def probe_losses(self, x: torch.Tensor, crop: Crop) -> torch.Tensor:
+        """Every resolution's loss on a fixed batch x (B×T×C) and crop, in eval mode
+        (no mask, no dropout); returns a length-R vector, NaN where absent."""
+        was_training = self.encoder.training
+        self.encoder.eval()
+        try:
+            z1, z2 = self.views(x.to(self.device), crop)
+        finally:
+            self.encoder.train(was_training)
+        n_levels = num_levels(crop.length)
+        out = torch.full((self.n_resolutions,), float("nan"), device=self.device)
+        for d, l in enumerate(self._level_losses(z1, z2)):
+            out[resolution_of_level(d, n_levels)] = l
+        return out
+
+    # -- per-resolution bookkeeping --------------------------------------------------
+
+    def _record(self, observed: dict[int, torch.Tensor]) -> None:
+        if self.n_resolutions is None:
+            return
+        if self._sums is None:
+            self._sums = torch.zeros(self.n_resolutions, device=self.device)
+            self._counts = torch.zeros(self.n_resolutions, device=self.device)
+        idx = torch.tensor(list(observed), device=self.device)
+        self._sums.index_add_(0, idx, torch.stack(list(observed.values())).float())
+        self._counts.index_add_(0, idx, torch.ones(len(observed), device=self.device))
+
+    def epoch_level_sums(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """This epoch's per-resolution loss sums and counts (length R each), then reset."""
+        R = self.n_resolutions
+        sums = self._sums if self._sums is not None else torch.zeros(R, device=self.device)
+        counts = self._counts if self._counts is not None else torch.zeros(R, device=self.device)
+        self._sums = self._counts = None
+        return sums, counts
+
+    # -- Lightning hooks --------------------------------------------------------------
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
         if self.averaged is not None:

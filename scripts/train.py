@@ -21,7 +21,7 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from iars.callbacks import PretrainClock
+from iars.callbacks import PretrainClock, ResolutionSelection
 from iars.data import ts2vec_budget
 from iars.errors import IarsError
 from iars.evaluate import classify, encode
@@ -55,11 +55,19 @@ def train(cfg: DictConfig) -> dict:
     datamodule = instantiate(cfg.dataset)
     data = datamodule.prepare()
     encoder = instantiate(cfg.model)(in_channels=data.n_channels)
-    module = ContrastivePretrainer(encoder, lr=cfg.lr, averaged=cfg.averaged, **cfg.loss)
+    loss = OmegaConf.to_container(cfg.loss, resolve=True)
+    selection = loss.pop("selection", None)
+    module = ContrastivePretrainer(
+        encoder, max_length=data.X_train.shape[1], seed=cfg.seed, lr=cfg.lr, averaged=cfg.averaged, **loss
+    )
     clock = PretrainClock()
+    callbacks = [clock]
+    if selection is not None and loss.get("granularity", "epoch") == "epoch":
+        selector = ResolutionSelection(scoring=module.scoring, seed=cfg.seed, **selection)
+        callbacks.append(selector)
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     trainer = instantiate(
-        cfg.trainer, **_budget(cfg.trainer, data.X_train), callbacks=[clock], logger=logger,
+        cfg.trainer, **_budget(cfg.trainer, data.X_train), callbacks=callbacks, logger=logger,
         default_root_dir=str(out_dir),
     )
     try:
@@ -77,6 +85,8 @@ def train(cfg: DictConfig) -> dict:
             "steps": clock.steps,
             "epochs": trainer.current_epoch,
         }
+        if len(callbacks) > 1:
+            results["probe_time_s"] = selector.probe_seconds
         _log_results(logger, results)
         metrics = {
             "dataset": datamodule.name,
@@ -90,6 +100,9 @@ def train(cfg: DictConfig) -> dict:
             "length": int(data.X_train.shape[1]),
             "channels": data.n_channels,
             **results,
+            **({"selected_levels": [h["level"] for h in selector.history],
+                "level_losses": [h["losses"] for h in selector.history],
+                "selection_probs": [h["next_probs"] for h in selector.history]} if len(callbacks) > 1 else {}),
             "config": OmegaConf.to_container(cfg, resolve=True),
         }
         path = write_metrics(out_dir, metrics)

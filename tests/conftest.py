@@ -1,9 +1,22 @@
+import sys
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
 
 REPO = Path(__file__).resolve().parents[1]
 UEA_DIR = REPO.parent / "shared" / "data" / "UEA"
+sys.path.insert(0, str(REPO / "scripts"))
+
+# A few steps of a small encoder: enough to exercise every stage of a run.
+FAST = ["trainer.max_steps=3", "trainer.enable_progress_bar=false", "model.depth=2", "model.K=16"]
+NO_LOGGER = "~logger"
+
+
+def compose_cfg(output_dir, *overrides):
+    """The train config composed as the CLI would, writing into ``output_dir``."""
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose("train", overrides=[f"output_dir={output_dir}", *overrides])
 
 
 @pytest.fixture

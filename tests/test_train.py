@@ -7,24 +7,13 @@ import sys
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
+import train as train_script
+from conftest import FAST, NO_LOGGER, REPO
+from conftest import compose_cfg as _cfg
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 
-from conftest import REPO
 from iars.errors import ConfigError
-
-sys.path.insert(0, str(REPO / "scripts"))
-import train as train_script  # noqa: E402
-
-CONF = str(REPO / "conf")
-FAST = ["trainer.max_steps=3", "trainer.enable_progress_bar=false", "model.depth=2", "model.K=16"]
-NO_LOGGER = "~logger"
-
-
-def _cfg(tmp_path, *overrides):
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        return compose("train", overrides=[f"output_dir={tmp_path}", *overrides])
 
 
 @pytest.mark.parametrize("dataset", ["basic_motions", "atrial_fibrillation", "stand_walk_jump", "japanese_vowels", "synthetic"])

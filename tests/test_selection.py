@@ -1,0 +1,197 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from iars.augment import Crop
+from iars.encoders import DilatedConvEncoder
+from iars.losses import level_losses, num_levels
+from iars.module import ContrastivePretrainer
+from iars.selection import (
+    ResolutionSelector,
+    importance_scores,
+    level_of_resolution,
+    resolution_of_level,
+)
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("n", range(1, 300))
+def test_resolution_index_names_the_level_length(n):
+    """Aligned from the coarsest end: resolution r holds the level of length 2^r..2^(r+1)-1."""
+    L = num_levels(n)
+    for depth in range(L):
+        r = resolution_of_level(depth, L)
+        assert r == math.floor(math.log2(n >> depth))
+        assert level_of_resolution(r, L) == depth
+
+
+def test_missing_resolution_trains_the_finest_level():
+    assert level_of_resolution(7, num_levels(5)) == 0
+
+
+def test_probe_vector_is_aligned_from_the_coarsest_end():
+    torch.manual_seed(0)
+    enc = DilatedConvEncoder(in_channels=2, K=8, depth=1)
+    module = ContrastivePretrainer(enc, mode="iars", max_length=100, averaged=False)  # R = 7
+    x = torch.randn(3, 100, 2)
+    crop = Crop(left=10, right=15, a1=4, b2=30, offsets=torch.zeros(3, dtype=torch.long))  # overlap 5
+    out = module.probe_losses(x, crop)
+    assert out.shape == (7,)
+    assert torch.isnan(out[3:]).all() and torch.isfinite(out[:3]).all()
+    enc.eval()
+    z1, z2 = module.views(x, crop)
+    expected = level_losses(z1, z2)  # finest (length 5) .. coarsest (length 1)
+    torch.testing.assert_close(out[:3], torch.stack(expected[::-1]))
+
+
+def test_absent_resolutions_are_filled_from_their_last_value():
+    sel = ResolutionSelector(4)
+    np.testing.assert_array_equal(sel.observe([1.0, 2.0, NAN, NAN]), [1.0, 2.0, NAN, NAN])
+    np.testing.assert_array_equal(sel.observe([NAN, 3.0, 4.0, NAN]), [1.0, 3.0, 4.0, NAN])
+    np.testing.assert_array_equal(sel.observe([NAN, NAN, NAN, 5.0]), [1.0, 3.0, 4.0, 5.0])
+
+
+def test_scores_follow_eq_9_and_10_by_hand():
+    # deltas (-0.5, 1, 0): softmax -> (0.14024, 0.62853, 0.23122); softmax again -> below
+    p = importance_scores([1.0, 2.0, 0.5], [1.5, 1.0, 0.5])
+    np.testing.assert_allclose(p, [0.26847, 0.43748, 0.29404], atol=1e-5)
+    np.testing.assert_allclose(importance_scores([1.0, 2.0, 0.5], [1.5, 1.0, 0.5], softmaxes=1),
+                               [0.14024, 0.62853, 0.23122], atol=1e-5)
+    sharp = importance_scores([1.0, 2.0, 0.5], [1.5, 1.0, 0.5], softmaxes=1, temperature=0.1)
+    assert sharp[1] > 0.99
+
+
+def test_resolutions_without_values_get_no_probability():
+    p = importance_scores([1.0, NAN, 2.0], [1.0, 1.0, NAN])
+    np.testing.assert_array_equal(p, [1.0, 0.0, 0.0])
+
+
+def test_a_rising_loss_is_more_important_than_a_falling_one():
+    sel = ResolutionSelector(3)
+    sel.observe([2.0, 2.0, 2.0])
+    sel.observe([2.5, 2.0, 1.0])  # r0 rose, r1 flat, r2 fell
+    p = sel.probabilities
+    assert p[0] > p[1] > p[2] and p.sum() == pytest.approx(1.0)
+
+
+def test_first_epoch_is_uniform():
+    sel = ResolutionSelector(5)
+    np.testing.assert_allclose(sel.probabilities, 0.2)
+    sel.observe([1, 2, 3, 4, 5])
+    np.testing.assert_allclose(sel.probabilities, 0.2)  # one epoch: no change to score yet
+
+
+def test_uniform_rule_ignores_the_losses():
+    sel = ResolutionSelector(3, rule="uniform")
+    sel.observe([1.0, 1.0, 1.0])
+    sel.observe([9.0, 1.0, 0.0])
+    np.testing.assert_allclose(sel.probabilities, 1 / 3)
+
+
+def test_draws_follow_the_probabilities():
+    sel = ResolutionSelector(3, softmaxes=1)
+    sel.observe([0.0, 0.0, 0.0])
+    sel.observe([0.0, 1.0, 2.0])
+    counts = np.bincount([sel.sample() for _ in range(20000)], minlength=3) / 20000
+    np.testing.assert_allclose(counts, sel.probabilities, atol=0.015)
+
+
+def _run(sel, epochs=12, seed=0):
+    rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        losses = rng.uniform(0, 3, sel.n_resolutions)
+        losses[rng.integers(sel.n_resolutions)] = NAN
+        sel.observe(losses)
+        sel.sample()
+    return sel
+
+
+def test_seed_makes_selection_reproducible():
+    a, b, c = (_run(ResolutionSelector(6, seed=s)) for s in (1, 1, 2))
+    assert a.chosen == b.chosen and a.chosen != c.chosen
+
+
+def test_state_round_trips():
+    a = _run(ResolutionSelector(6, seed=3), epochs=5)
+    b = ResolutionSelector(6, seed=99)
+    b.load_state_dict(a.state_dict())
+    np.testing.assert_array_equal(a.probabilities, b.probabilities)
+    _run(a, epochs=5, seed=7)
+    _run(b, epochs=5, seed=7)
+    assert a.chosen == b.chosen
+    np.testing.assert_array_equal(np.array(a.history), np.array(b.history))
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="softmaxes"):
+        ResolutionSelector(3, softmaxes=0)
+    with pytest.raises(ValueError, match="rule"):
+        ResolutionSelector(3, rule="greedy")
+    with pytest.raises(ValueError, match="expected 3"):
+        ResolutionSelector(3).observe([1.0, 2.0])
+
+
+# -- the training step under loss=iars ---------------------------------------------------
+
+
+def _grads(module, loss):
+    module.zero_grad()
+    loss.backward()
+    return [p.grad.clone() for p in module.encoder.parameters()]
+
+
+@pytest.mark.parametrize("scoring", ["running", "every_step"])
+@pytest.mark.parametrize("resolution", [0, 2, 5])
+def test_only_the_selected_resolution_contributes_gradient(scoring, resolution):
+    torch.manual_seed(0)
+    enc = DilatedConvEncoder(in_channels=2, K=8, depth=2, dropout=0.0)
+    module = ContrastivePretrainer(enc, mode="iars", max_length=64, scoring=scoring, averaged=False)
+    module.train_level = resolution
+    x = torch.randn(4, 64, 2)
+
+    torch.manual_seed(1)  # same crop and mask for both computations
+    g_step = _grads(module, module.training_step((x,), 0))
+    torch.manual_seed(1)
+    z1, z2 = module.views(x)
+    L = num_levels(z1.size(1))
+    single = level_losses(z1, z2)[level_of_resolution(resolution, L)]
+    g_ref = _grads(module, single)
+    for a, b in zip(g_step, g_ref):
+        torch.testing.assert_close(a, b)
+    sums, counts = module.epoch_level_sums()
+    expected_count = L if scoring == "every_step" else 1
+    assert int(counts.sum()) == expected_count
+    assert sums[min(resolution, L - 1)] == pytest.approx(single.item(), rel=1e-5)
+
+
+def test_hier_step_is_the_mean_of_all_levels():
+    torch.manual_seed(0)
+    module = ContrastivePretrainer(DilatedConvEncoder(2, K=8, depth=1, dropout=0.0), averaged=False)
+    x = torch.randn(3, 40, 2)
+    torch.manual_seed(5)
+    step = module.training_step((x,), 0)
+    torch.manual_seed(5)
+    z1, z2 = module.views(x)
+    torch.testing.assert_close(step, torch.stack(level_losses(z1, z2)).mean())
+
+
+def test_random_per_step_draws_among_the_crops_levels():
+    torch.manual_seed(0)
+    module = ContrastivePretrainer(DilatedConvEncoder(2, K=4, depth=1), mode="random", granularity="step",
+                                   max_length=32, averaged=False)
+    seen = set()
+    for _ in range(40):
+        module.training_step((torch.randn(2, 32, 2),), 0)
+        sums, counts = module.epoch_level_sums()
+        seen.update(torch.nonzero(counts).flatten().tolist())
+    assert len(seen) >= 4
+
+
+def test_fixed_needs_a_valid_level():
+    from iars.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="loss.level"):
+        ContrastivePretrainer(torch.nn.Identity(), mode="fixed", max_length=100, level=9)

@@ -1,0 +1,74 @@
+"""loss=iars, random and fixed through the train script: selection history, resume."""
+import json
+
+import pytest
+import train as train_script
+from conftest import NO_LOGGER
+from conftest import compose_cfg as _cfg
+
+SMALL = ["dataset=synthetic", "dataset.n_train=16", "dataset.n_test=12", "dataset.length=64",
+         "trainer.enable_progress_bar=false", "model.depth=2", "model.K=8", NO_LOGGER]
+
+
+def _levels(out_dir):
+    return json.loads((out_dir / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("scoring", ["probe", "running", "every_step"])
+def test_iars_writes_one_selected_level_per_epoch(tmp_path, scoring):
+    m = train_script.train(_cfg(tmp_path, *SMALL, "loss=iars", f"loss.scoring={scoring}",
+                                "loss.selection.probe_size=4", "trainer.max_epochs=4"))
+    on_disk = _levels(tmp_path)
+    assert on_disk["loss"] == "iars" and on_disk["epochs"] == 4 and m["steps"] == 8
+    R = 7  # length 64
+    assert len(on_disk["selected_levels"]) == 4 and all(0 <= r < R for r in on_disk["selected_levels"])
+    assert len(on_disk["level_losses"]) == 4 and all(len(v) == R for v in on_disk["level_losses"])
+    assert all(abs(sum(p) - 1) < 1e-9 for p in on_disk["selection_probs"])
+    if scoring == "probe":
+        assert all(v is not None for v in on_disk["level_losses"][0])  # the probe sees every resolution
+        assert on_disk["probe_time_s"] > 0
+    if scoring == "running":  # only trained resolutions are measured: one per step at most
+        assert all(1 <= sum(v is not None for v in losses) <= 2 for losses in on_disk["level_losses"])
+
+
+def test_probe_every_n_epochs(tmp_path):
+    train_script.train(_cfg(tmp_path, *SMALL, "loss=iars", "loss.selection.probe_every=2",
+                            "loss.selection.probe_size=4", "trainer.max_epochs=4"))
+    measured = [any(v is not None for v in losses) for losses in _levels(tmp_path)["level_losses"]]
+    assert measured == [False, True, False, True]
+
+
+@pytest.mark.parametrize("loss", ["random", "fixed"])
+def test_ablations_run(tmp_path, loss):
+    extra = ["loss.level=3"] if loss == "fixed" else []
+    m = train_script.train(_cfg(tmp_path, *SMALL, f"loss={loss}", *extra, "trainer.max_epochs=3"))
+    assert 0 <= m["acc"] <= 1 and m["loss"] == loss
+    if loss == "random":
+        assert len(m["selected_levels"]) == 3
+    else:
+        assert "selected_levels" not in m
+
+
+def test_random_per_step_runs_without_the_selection_callback(tmp_path):
+    m = train_script.train(_cfg(tmp_path, *SMALL, "loss=random", "loss.granularity=step", "trainer.max_steps=4"))
+    assert m["steps"] == 4 and "selected_levels" not in m
+
+
+def test_resume_continues_the_same_selection_history(tmp_path):
+    """Uniform selection depends only on the selector's RNG: resuming must continue the same draws."""
+    common = [*SMALL, "loss=random", "save_checkpoint=true"]
+    full = train_script.train(_cfg(tmp_path / "full", *common, "trainer.max_epochs=6"))
+    train_script.train(_cfg(tmp_path / "first", *common, "trainer.max_epochs=3"))
+    resumed = train_script.train(_cfg(tmp_path / "resumed", *common, "trainer.max_epochs=6",
+                                      f"ckpt_path={tmp_path / 'first' / 'last.ckpt'}"))
+    assert resumed["epochs"] == 6 and len(resumed["selected_levels"]) == 6
+    assert resumed["selected_levels"] == full["selected_levels"]
+
+
+def test_resumed_iars_run_keeps_its_history(tmp_path):
+    common = [*SMALL, "loss=iars", "loss.selection.probe_size=4"]
+    first = train_script.train(_cfg(tmp_path / "first", *common, "trainer.max_epochs=3"))
+    resumed = train_script.train(_cfg(tmp_path / "resumed", *common, "trainer.max_epochs=5",
+                                      f"ckpt_path={tmp_path / 'first' / 'last.ckpt'}"))
+    assert resumed["selected_levels"][:3] == first["selected_levels"]
+    assert resumed["level_losses"][:3] == first["level_losses"] and len(resumed["selected_levels"]) == 5
