@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 import torch
 
 from iars.augment import sample_crop
+from iars.errors import ConfigError
 from iars.selection import ResolutionSelector
 
 
@@ -53,8 +54,9 @@ class ResolutionSelection(pl.Callback):
 
     At the start of training it draws the first resolution (uniform). At each epoch end
     it measures per-resolution losses (``scoring``: the module's per-step records for
-    ``running``/``every_step``; a fixed probe batch every ``probe_every`` epochs for
-    ``probe``, plus once before training as a baseline), sums them across ranks, feeds
+    ``running``/``every_step``; for ``probe``, a fixed probe batch once before training
+    and then at the first epoch end at least ``probe_every_steps`` steps after the last
+    probe, which bounds the probe's share of the cost), sums them across ranks, feeds
     them to a :class:`ResolutionSelector`, draws the next resolution (the same on every
     rank: shared seed, and rank 0's draw is broadcast) and sets
     ``pl_module.train_level``. It logs the trained level, the next probabilities and the
@@ -65,8 +67,9 @@ class ResolutionSelection(pl.Callback):
         rule: ``importance`` (IARS) or ``uniform`` (random selection per epoch).
         scoring: ``probe``, ``running`` or ``every_step``.
         softmaxes, temperature: of the importance score (paper: 2 and 1).
-        probe_size: series in the probe batch (full series, one fixed crop).
-        probe_every: probe once every this many epochs.
+        probe_size: series in the probe batch (one fixed crop holding every resolution).
+        probe_every_steps: training steps between probes (1: every epoch, as the paper
+            scores; larger amortises the probe over more steps on long series).
         seed: seeds the draws and the probe batch.
     """
 
@@ -76,15 +79,25 @@ class ResolutionSelection(pl.Callback):
         scoring: str = "probe",
         softmaxes: int = 2,
         temperature: float = 1.0,
-        probe_size: int = 8,
-        probe_every: int = 1,
+        probe_size: int = 4,
+        probe_every_steps: int = 10,
         seed: int = 0,
     ):
-        if probe_every < 1 or probe_size < 2:
-            raise ValueError(f"probe_every must be >= 1 and probe_size >= 2, got {probe_every}, {probe_size}")
+        checks = [
+            (rule in ResolutionSelector.RULES, f"rule={rule!r}: choose one of {', '.join(ResolutionSelector.RULES)}"),
+            (scoring in ("probe", "running", "every_step"), f"scoring={scoring!r}: choose probe, running or every_step"),
+            (softmaxes >= 1, f"softmaxes={softmaxes}: must be at least 1"),
+            (temperature > 0, f"temperature={temperature}: must be positive"),
+            (probe_size >= 2, f"probe_size={probe_size}: the instance loss needs at least 2 series"),
+            (probe_every_steps >= 1, f"probe_every_steps={probe_every_steps}: must be at least 1"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ConfigError(f"loss.selection.{msg}")
         self.rule, self.scoring = rule, scoring
         self.softmaxes, self.temperature = softmaxes, temperature
-        self.probe_size, self.probe_every, self.seed = probe_size, probe_every, seed
+        self.probe_size, self.probe_every_steps, self.seed = probe_size, probe_every_steps, seed
+        self._last_probe_step = 0
         self.selector: ResolutionSelector | None = None
         self.history: list[dict] = []
         self.probe_seconds = 0.0
@@ -130,8 +143,9 @@ class ResolutionSelection(pl.Callback):
     def _measure(self, trainer, pl_module) -> np.ndarray:
         sums, counts = pl_module.epoch_level_sums()  # read and reset every epoch
         if self.scoring == "probe":
-            if (trainer.current_epoch + 1) % self.probe_every:
+            if trainer.global_step - self._last_probe_step < self.probe_every_steps:
                 return np.full(pl_module.n_resolutions, np.nan)
+            self._last_probe_step = trainer.global_step
             sums, counts = self._probe_losses(trainer, pl_module)
         return self._reduce(trainer, sums, counts)
 
@@ -148,6 +162,7 @@ class ResolutionSelection(pl.Callback):
             self.selector.load_state_dict(self._restored["selector"])
             self.history = list(self._restored["history"])
             pl_module.train_level = self._restored["level"]
+            self._last_probe_step = self._restored.get("last_probe_step", 0)
             self._restored = None
             return
         if self.scoring == "probe":
@@ -178,6 +193,7 @@ class ResolutionSelection(pl.Callback):
             "selector": self.selector.state_dict(),
             "history": self.history,
             "level": self.selector.chosen[-1] if self.selector.chosen else None,
+            "last_probe_step": self._last_probe_step,
         }
 
     def load_state_dict(self, state_dict):

@@ -94,7 +94,7 @@ class ContrastivePretrainer(pl.LightningModule):
         self.granularity = granularity
         self.lr = lr
         self.train_level: int | None = level
-        self.averaged = AveragedModel(encoder, use_buffers=True) if averaged else None
+        self.averaged = AveragedModel(encoder, use_buffers=True).requires_grad_(False) if averaged else None
         self._generator = torch.Generator().manual_seed(seed)
         self._sums = self._counts = None
         self.save_hyperparameters(ignore=["encoder"])

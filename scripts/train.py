@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -22,7 +23,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from iars.callbacks import PretrainClock, ResolutionSelection
-from iars.data import ts2vec_budget
+from iars.data import TimeSeriesDataModule, ts2vec_budget
 from iars.errors import IarsError
 from iars.evaluate import classify, encode
 from iars.module import ContrastivePretrainer
@@ -47,64 +48,53 @@ def _log_results(logger, results: dict) -> None:
         logger.experiment.summary.update(results)
 
 
-def train(cfg: DictConfig) -> dict:
-    """Run one experiment described by the composed config; returns its metrics."""
-    out_dir = Path(cfg.output_dir)
-    check_fresh(out_dir)
+@dataclass
+class Experiment:
+    """Everything one run needs, built from the composed config."""
+
+    datamodule: TimeSeriesDataModule
+    module: ContrastivePretrainer
+    trainer: pl.Trainer
+    clock: PretrainClock
+    selection: ResolutionSelection | None
+
+
+def build(cfg: DictConfig, module_class=ContrastivePretrainer, logger=None) -> Experiment:
+    """Seed, load the data and instantiate module, callbacks and Trainer from ``cfg``."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.dataset)
     data = datamodule.prepare()
     encoder = instantiate(cfg.model)(in_channels=data.n_channels)
     loss = OmegaConf.to_container(cfg.loss, resolve=True)
-    selection = loss.pop("selection", None)
-    module = ContrastivePretrainer(
+    selection_cfg = loss.pop("selection", None)
+    module = module_class(
         encoder, max_length=data.X_train.shape[1], seed=cfg.seed, lr=cfg.lr, averaged=cfg.averaged, **loss
     )
     clock = PretrainClock()
-    callbacks = [clock]
-    if selection is not None and loss.get("granularity", "epoch") == "epoch":
-        selector = ResolutionSelection(scoring=module.scoring, seed=cfg.seed, **selection)
-        callbacks.append(selector)
-    logger = instantiate(cfg.logger) if cfg.get("logger") else False
+    selection = None
+    if selection_cfg is not None and loss.get("granularity", "epoch") == "epoch":
+        selection = ResolutionSelection(scoring=module.scoring, seed=cfg.seed, **selection_cfg)
     trainer = instantiate(
-        cfg.trainer, **_budget(cfg.trainer, data.X_train), callbacks=callbacks, logger=logger,
-        default_root_dir=str(out_dir),
+        cfg.trainer, **_budget(cfg.trainer, data.X_train), logger=logger or False,
+        callbacks=[clock] + ([selection] if selection else []), default_root_dir=str(cfg.output_dir),
     )
+    return Experiment(datamodule, module, trainer, clock, selection)
+
+
+def train(cfg: DictConfig) -> dict:
+    """Run one experiment described by the composed config; returns its metrics."""
+    out_dir = Path(cfg.output_dir)
+    check_fresh(out_dir)
+    logger = instantiate(cfg.logger) if cfg.get("logger") else None
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
-        if not trainer.is_global_zero:
+        exp = build(cfg, logger=logger)
+        exp.trainer.fit(exp.module, datamodule=exp.datamodule, ckpt_path=cfg.ckpt_path)
+        if not exp.trainer.is_global_zero:
             return {}
         if cfg.save_checkpoint:
-            trainer.save_checkpoint(out_dir / "last.ckpt")
-        features = [encode(module.eval_encoder, X, cfg.classifier.pooling) for X in (data.X_train, data.X_test)]
-        scores = classify(features[0], data.y_train, features[1], data.y_test, cfg.classifier.protocol)
-        results = {
-            **scores,
-            "pretrain_time_s": clock.seconds,
-            "step_time_s": statistics.median(clock.step_times) if clock.step_times else None,
-            "steps": clock.steps,
-            "epochs": trainer.current_epoch,
-        }
-        if len(callbacks) > 1:
-            results["probe_time_s"] = selector.probe_seconds
-        _log_results(logger, results)
-        metrics = {
-            "dataset": datamodule.name,
-            "loss": cfg.loss.mode,
-            "model": cfg.model._target_.rsplit(".", 1)[-1],
-            "K": cfg.model.K,
-            "seed": cfg.seed,
-            "classifier": cfg.classifier.protocol,
-            "n_train": int(data.X_train.shape[0]),
-            "n_test": int(data.X_test.shape[0]),
-            "length": int(data.X_train.shape[1]),
-            "channels": data.n_channels,
-            **results,
-            **({"selected_levels": [h["level"] for h in selector.history],
-                "level_losses": [h["losses"] for h in selector.history],
-                "selection_probs": [h["next_probs"] for h in selector.history]} if len(callbacks) > 1 else {}),
-            "config": OmegaConf.to_container(cfg, resolve=True),
-        }
+            exp.trainer.save_checkpoint(out_dir / "last.ckpt", weights_only=False)
+        metrics = _evaluate(cfg, exp)
+        _log_results(logger, {k: v for k, v in metrics.items() if k in RESULT_KEYS})
         path = write_metrics(out_dir, metrics)
     finally:
         if isinstance(logger, pl.loggers.WandbLogger):
@@ -117,6 +107,41 @@ def train(cfg: DictConfig) -> dict:
         f"test acc {metrics['acc']:.3f} ({metrics['classifier']})\nmetrics: {path}"
     )
     return metrics
+
+
+RESULT_KEYS = ("acc", "f1", "pretrain_time_s", "step_time_s", "steps", "epochs", "probe_time_s")
+
+
+def _evaluate(cfg: DictConfig, exp: Experiment) -> dict:
+    """Classifier stage on the trained encoder, and the run's metrics record."""
+    data = exp.datamodule.prepare()
+    features = [encode(exp.module.eval_encoder, X, cfg.classifier.pooling) for X in (data.X_train, data.X_test)]
+    scores = classify(features[0], data.y_train, features[1], data.y_test, cfg.classifier.protocol)
+    clock, history = exp.clock, exp.selection.history if exp.selection else None
+    return {
+        "dataset": exp.datamodule.name,
+        "loss": cfg.loss.mode,
+        "model": cfg.model._target_.rsplit(".", 1)[-1],
+        "K": cfg.model.K,
+        "seed": cfg.seed,
+        "classifier": cfg.classifier.protocol,
+        "n_train": int(data.X_train.shape[0]),
+        "n_test": int(data.X_test.shape[0]),
+        "length": int(data.X_train.shape[1]),
+        "channels": data.n_channels,
+        **scores,
+        "pretrain_time_s": clock.seconds,
+        "step_time_s": statistics.median(clock.step_times) if clock.step_times else None,
+        "steps": clock.steps,
+        "epochs": exp.trainer.current_epoch,
+        **({} if history is None else {
+            "probe_time_s": exp.selection.probe_seconds,
+            "selected_levels": [h["level"] for h in history],
+            "level_losses": [h["losses"] for h in history],
+            "selection_probs": [h["next_probs"] for h in history],
+        }),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
 
 
 def user_error(exc: BaseException) -> IarsError | None:

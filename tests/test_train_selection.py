@@ -17,7 +17,7 @@ def _levels(out_dir):
 @pytest.mark.parametrize("scoring", ["probe", "running", "every_step"])
 def test_iars_writes_one_selected_level_per_epoch(tmp_path, scoring):
     m = train_script.train(_cfg(tmp_path, *SMALL, "loss=iars", f"loss.scoring={scoring}",
-                                "loss.selection.probe_size=4", "trainer.max_epochs=4"))
+                                "loss.selection.probe_every_steps=1", "trainer.max_epochs=4"))
     on_disk = _levels(tmp_path)
     assert on_disk["loss"] == "iars" and on_disk["epochs"] == 4 and m["steps"] == 8
     R = 7  # length 64
@@ -31,8 +31,9 @@ def test_iars_writes_one_selected_level_per_epoch(tmp_path, scoring):
         assert all(1 <= sum(v is not None for v in losses) <= 2 for losses in on_disk["level_losses"])
 
 
-def test_probe_every_n_epochs(tmp_path):
-    train_script.train(_cfg(tmp_path, *SMALL, "loss=iars", "loss.selection.probe_every=2",
+def test_probe_every_n_steps(tmp_path):
+    # 2 steps per epoch: a probe every 4 steps measures at the ends of epochs 2 and 4
+    train_script.train(_cfg(tmp_path, *SMALL, "loss=iars", "loss.selection.probe_every_steps=4",
                             "loss.selection.probe_size=4", "trainer.max_epochs=4"))
     measured = [any(v is not None for v in losses) for losses in _levels(tmp_path)["level_losses"]]
     assert measured == [False, True, False, True]
@@ -72,3 +73,15 @@ def test_resumed_iars_run_keeps_its_history(tmp_path):
                                       f"ckpt_path={tmp_path / 'first' / 'last.ckpt'}"))
     assert resumed["selected_levels"][:3] == first["selected_levels"]
     assert resumed["level_losses"][:3] == first["level_losses"] and len(resumed["selected_levels"]) == 5
+
+
+@pytest.mark.parametrize("override,message", [
+    ("loss.selection.softmaxes=0", "loss.selection.softmaxes=0: must be at least 1"),
+    ("loss.selection.probe_size=1", "loss.selection.probe_size=1"),
+    ("loss.scoring=sometimes", "loss.scoring='sometimes'"),
+])
+def test_bad_selection_settings_are_config_errors(tmp_path, override, message):
+    from iars.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        train_script.train(_cfg(tmp_path, *SMALL, "loss=iars", override, "trainer.max_epochs=1"))
