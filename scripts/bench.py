@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
@@ -96,14 +97,18 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--variants", nargs="+", default=["hier", "iars", "random", "floor"], choices=list(VARIANTS))
     parser.add_argument("--json", type=Path, help="also write the results here")
-    args, overrides = parser.parse_known_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    overrides = [a for a in argv if "=" in a and not a.startswith("-")]  # Hydra overrides, anywhere
+    args = parser.parse_args([a for a in argv if a not in overrides])
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     report = {}
     for K in args.K:
         run_overrides = [*overrides, f"model.K={K}", f"dataset.batch_size={args.batch_size}"]
         print(f"K={K}: {' '.join(run_overrides)}", flush=True)
         results = bench(run_overrides, args.variants, args.steps, args.rounds)
-        title = f"{' '.join(overrides) or 'default dataset'} (T={int(results[args.variants[0]]["length"])}), K={K}, B={args.batch_size}, {args.steps} steps x {args.rounds} rounds"
+        length = int(results[args.variants[0]]["length"])
+        title = (f"{' '.join(overrides) or 'default dataset'} (T={length}), K={K}, B={args.batch_size}, "
+                 f"{args.steps} steps x {args.rounds} rounds")
         print(table(results, title), flush=True)
         report[f"K={K}"] = results
     if args.json:
