@@ -85,3 +85,14 @@ def test_bad_selection_settings_are_config_errors(tmp_path, override, message):
 
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         train_script.train(_cfg(tmp_path, *SMALL, "loss=iars", override, "trainer.max_epochs=1"))
+
+
+def test_same_seed_same_selection_and_weights(tmp_path):
+    import torch
+
+    runs = [train_script.train(_cfg(tmp_path / r, *SMALL, "loss=iars", "loss.selection.probe_every_steps=1",
+                                    "trainer.max_epochs=3")) for r in ("a", "b")]
+    assert runs[0]["selected_levels"] == runs[1]["selected_levels"]
+    assert runs[0]["level_losses"] == runs[1]["level_losses"]
+    a, b = (torch.load(tmp_path / r / "last.ckpt", weights_only=False)["state_dict"] for r in ("a", "b"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
