@@ -115,7 +115,7 @@ class ResolutionSelection(pl.Callback):
 
     def _probe_batch(self, trainer, pl_module):
         """A fixed batch (x: P×T×C) and a fixed crop whose overlap has every resolution."""
-        X = trainer.datamodule.prepare().X_train
+        X = trainer.datamodule.pretrain_X
         g = torch.Generator().manual_seed(self.seed)
         idx = torch.randperm(len(X), generator=g)[: self.probe_size].numpy()
         crop = sample_crop(len(idx), X.shape[1], pl_module.temporal_unit, generator=g)

@@ -34,7 +34,32 @@ class _DilatedBlock(nn.Module):
         return x + residual
 
 
-class DilatedConvEncoder(nn.Module):
+class _MaskedEncoder(nn.Module):
+    """Shared front of the encoders: Linear(C→hidden) per timestamp, NaN timestamps and
+    (in training) a Bernoulli mask zeroed, then ``self.backbone`` (B×hidden×T -> B×K×T)
+    and dropout."""
+
+    def __init__(self, in_channels: int, K: int, hidden: int, mask_prob: float, dropout: float):
+        super().__init__()
+        _check_positive(K=K, hidden=hidden, in_channels=in_channels)
+        self.K = K
+        self.mask_prob = mask_prob
+        self.input_fc = nn.Linear(in_channels, hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.backbone: nn.Module = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: B×T×C (NaN = missing) -> B×T×K."""
+        observed = ~torch.isnan(x).any(dim=-1)  # B×T
+        h = self.input_fc(torch.where(observed[..., None], x, 0.0))
+        keep = observed
+        if self.training:
+            keep = keep & (torch.rand(observed.shape, device=x.device) < self.mask_prob)
+        h = h * keep[..., None]
+        return self.dropout(self.backbone(h.transpose(1, 2))).transpose(1, 2)
+
+
+class DilatedConvEncoder(_MaskedEncoder):
     """TS2Vec's encoder: Linear(C→hidden), timestamp mask, ``depth`` dilated residual
     blocks (dilation 2^i) plus a final block to K, dropout.
 
@@ -56,26 +81,57 @@ class DilatedConvEncoder(nn.Module):
         mask_prob: float = 0.5,
         dropout: float = 0.1,
     ):
-        super().__init__()
-        _check_positive(K=K, hidden=hidden, depth=depth, in_channels=in_channels)
-        self.K = K
-        self.mask_prob = mask_prob
-        self.input_fc = nn.Linear(in_channels, hidden)
+        super().__init__(in_channels, K, hidden, mask_prob, dropout)
+        _check_positive(depth=depth)
         widths = [hidden] * depth + [K]
-        self.blocks = nn.Sequential(
+        self.backbone = nn.Sequential(
             *[
                 _DilatedBlock(hidden if i == 0 else widths[i - 1], w, 2**i, final=i == depth)
                 for i, w in enumerate(widths)
             ]
         )
-        self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: B×T×C (NaN = missing) -> B×T×K."""
-        observed = ~torch.isnan(x).any(dim=-1)  # B×T
-        h = self.input_fc(torch.where(observed[..., None], x, 0.0))
-        keep = observed
-        if self.training:
-            keep = keep & (torch.rand(observed.shape, device=x.device) < self.mask_prob)
-        h = h * keep[..., None]
-        return self.dropout(self.blocks(h.transpose(1, 2))).transpose(1, 2)
+
+class _BasicBlock(nn.Module):
+    """ResNet BasicBlock in 1-D, stride 1: conv3-BN-ReLU-conv3-BN plus shortcut, ReLU."""
+
+    def __init__(self, in_ch: int, out_ch: int):
+        super().__init__()
+        self.conv1 = nn.Conv1d(in_ch, out_ch, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm1d(out_ch)
+        self.conv2 = nn.Conv1d(out_ch, out_ch, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm1d(out_ch)
+        self.shortcut = (
+            nn.Identity()
+            if in_ch == out_ch
+            else nn.Sequential(nn.Conv1d(in_ch, out_ch, 1, bias=False), nn.BatchNorm1d(out_ch))
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # B×C×T
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class ResNet18Encoder(_MaskedEncoder):
+    """The paper's encoder: a 1-D ResNet18 (BasicBlock ×[2,2,2,2], widths 64/128/256/512,
+    Conv1d + BatchNorm) without temporal down-sampling (stride 1, no max-pool) and without
+    final pool/FC, then a 1×1 projection to K: one K-dim vector per timestamp. Input
+    handling (NaN, timestamp mask) as in :class:`DilatedConvEncoder`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        K: int = 128,
+        widths: tuple[int, ...] = (64, 128, 256, 512),
+        blocks: tuple[int, ...] = (2, 2, 2, 2),
+        mask_prob: float = 0.5,
+        dropout: float = 0.1,
+    ):
+        super().__init__(in_channels, K, widths[0], mask_prob, dropout)
+        layers, width = [], widths[0]
+        for w, n in zip(widths, blocks):
+            for _ in range(n):
+                layers.append(_BasicBlock(width, w))
+                width = w
+        self.backbone = nn.Sequential(*layers, nn.Conv1d(width, K, 1))

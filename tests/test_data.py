@@ -122,3 +122,54 @@ def test_synthetic_is_reproducible_and_class_dependent():
 def test_real_archive_atrial_fibrillation(uea_dir):
     d = load_uea("AtrialFibrillation", uea_dir)
     assert d.X_train.shape == (15, 640, 2) and d.X_test.shape == (15, 640, 2) and d.n_classes == 3
+
+
+def test_long_series_are_cut_into_rounded_up_sections():
+    from iars.data import split_long_series
+
+    X = np.arange(2 * 3001 * 1, dtype=np.float32).reshape(2, 3001, 1)
+    out = split_long_series(X, 3000)  # TS2Vec's floor would keep 1 section of 3001
+    assert out.shape == (4, 1501, 1)
+    assert np.isnan(out[2:, -1]).all() and not np.isnan(out[:2]).any()
+    np.testing.assert_array_equal(out[0, :, 0], X[0, :1501, 0])
+    np.testing.assert_array_equal(out[2, :1500, 0], X[0, 1501:, 0])
+    assert split_long_series(X, 4000) is X
+
+
+def test_pretraining_sees_the_sections_and_the_classifier_the_whole_series():
+    dm = SyntheticDataModule(n_train=4, n_test=2, length=100, max_train_length=30)
+    assert dm.prepare().X_train.shape == (4, 100, 3)
+    assert dm.pretrain_X.shape == (16, 25, 3)
+    assert next(iter(dm.train_dataloader()))[0].shape == (8, 25, 3)
+
+
+def test_known_shape_mismatch_is_reported(tmp_path):
+    _make_dataset(tmp_path, "Tiny", 6, 4)
+    dm = UEADataModule("Tiny", str(tmp_path), expected={"n_train": 6, "channels": 3, "length": 12})
+    with pytest.raises(DataError, match="channels 3 expected but 2 found.*dataset.expected"):
+        dm.prepare()
+    with pytest.raises(DataError, match="unknown keys"):
+        UEADataModule("Tiny", str(tmp_path), expected={"width": 3}).prepare()
+
+
+def test_malformed_file_is_named(tmp_path):
+    _make_dataset(tmp_path, "Bad", 4, 4)
+    path = tmp_path / "Bad" / "Bad_TEST.ts"
+    path.write_text("@problemName Bad\n@data\n1,2,3:a\nnot a series at all\n")
+    with pytest.raises(DataError, match=f"{path}.*could not be read.*aeon .ts file"):
+        load_uea("Bad", tmp_path)
+
+
+def test_length_one_series_are_rejected(tmp_path):
+    _make_dataset(tmp_path, "Short", 4, 4, T=1)
+    with pytest.raises(DataError, match="series of length 1.*at least 2 timestamps"):
+        UEADataModule("Short", str(tmp_path)).prepare()
+
+
+def test_unequal_channel_counts_name_the_dataset(tmp_path):
+    (tmp_path / "Mixed").mkdir()
+    rng = np.random.default_rng(0)
+    _write_ts(tmp_path / "Mixed" / "Mixed_TRAIN.ts", [rng.normal(size=(2, 10))] * 3, ["a", "b", "a"], "Mixed")
+    _write_ts(tmp_path / "Mixed" / "Mixed_TEST.ts", [rng.normal(size=(3, 10))] * 3, ["a", "b", "a"], "Mixed")
+    with pytest.raises(DataError, match="'Mixed'.*train has 2 channels but test has 3"):
+        load_uea("Mixed", tmp_path)

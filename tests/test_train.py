@@ -17,7 +17,7 @@ from iars.errors import ConfigError
 
 
 @pytest.mark.parametrize("dataset", ["basic_motions", "atrial_fibrillation", "stand_walk_jump", "japanese_vowels", "synthetic"])
-@pytest.mark.parametrize("extra", [[], ["classifier=logreg", "logger=csv"], ["loss.pool=avg", "logger=wandb"]])
+@pytest.mark.parametrize("extra", [[], ["classifier=logreg", "logger=csv", "model=resnet18"], ["loss.pool=avg", "logger=wandb"]])
 def test_configs_compose_and_instantiate(tmp_path, dataset, extra):
     cfg = _cfg(tmp_path, f"dataset={dataset}", *extra)
     dm = instantiate(cfg.dataset)
@@ -57,6 +57,12 @@ def test_end_to_end_basic_motions(tmp_path):
     assert on_disk["dataset"] == "BasicMotions" and on_disk["K"] == 16 and on_disk["loss"] == "hier"
     assert (tmp_path / "last.ckpt").is_file()
     assert list((tmp_path / "csv").rglob("metrics.csv"))  # the logger wrote too
+
+
+def test_end_to_end_resnet18(tmp_path):
+    metrics = train_script.train(_cfg(tmp_path, "trainer.max_steps=3", "trainer.enable_progress_bar=false", NO_LOGGER,
+                                      "model=resnet18", "model.K=16", "model.widths=[8,8,16,16]"))
+    assert _assert_run(metrics, tmp_path)["model"] == "ResNet18Encoder"
 
 
 def test_end_to_end_unequal_lengths_and_logreg(tmp_path):
