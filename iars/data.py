@@ -203,6 +203,12 @@ class TimeSeriesDataModule(pl.LightningDataModule):
     def load(self) -> Split:
         raise NotImplementedError
 
+    def raw(self):
+        """``(X_train, y_train, X_test, y_test)`` before any normalisation, in aeon's layout
+        (N×C×T), for the 1-NN baselines."""
+        data = self.prepare()
+        return data.X_train.transpose(0, 2, 1), data.y_train, data.X_test.transpose(0, 2, 1), data.y_test
+
     def _check(self, data: Split) -> None:
         found = {
             "n_train": data.X_train.shape[0], "n_test": data.X_test.shape[0],
@@ -280,6 +286,9 @@ class UEADataModule(TimeSeriesDataModule):
 
     def load(self) -> Split:
         return load_uea(self.name, self.data_dir)
+
+    def raw(self):
+        return read_uea(self.name, self.data_dir)
 
 
 class SyntheticDataModule(TimeSeriesDataModule):

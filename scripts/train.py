@@ -153,10 +153,11 @@ def user_error(exc: BaseException) -> IarsError | None:
     return None
 
 
-@hydra.main(config_path="../conf", config_name="train", version_base="1.3")
-def main(cfg: DictConfig) -> float | None:
+def main_guard(run, cfg: DictConfig):
+    """Call ``run(cfg)``; a user error prints one line and exits 2 (in a sweep, the job
+    fails and the other jobs go on)."""
     try:
-        return train(cfg).get("acc")
+        return run(cfg)
     except Exception as exc:
         err = user_error(exc)
         if err is None:
@@ -165,6 +166,12 @@ def main(cfg: DictConfig) -> float | None:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             return None  # the other jobs of the sweep go on
         sys.exit(2)
+
+
+@hydra.main(config_path="../conf", config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> float | None:
+    result = main_guard(train, cfg)
+    return result.get("acc") if result else None
 
 
 if __name__ == "__main__":

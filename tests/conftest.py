@@ -13,10 +13,11 @@ FAST = ["trainer.max_steps=3", "trainer.enable_progress_bar=false", "model.depth
 NO_LOGGER = "~logger"
 
 
-def compose_cfg(output_dir, *overrides):
-    """The train config composed as the CLI would, writing into ``output_dir``."""
+def compose_cfg(output_dir, *overrides, config="train"):
+    """A script's config (``train`` or ``baselines``) composed as its CLI would, writing
+    into ``output_dir``."""
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return compose("train", overrides=[f"output_dir={output_dir}", *overrides])
+        return compose(config, overrides=[f"output_dir={output_dir}", *overrides])
 
 
 @pytest.fixture
