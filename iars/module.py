@@ -8,7 +8,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from iars.augment import Crop, crop_views, sample_crop
 from iars.errors import ConfigError
-from iars.losses import downsample, level_loss, level_losses, num_levels
+from iars.losses import downsample, hierarchical_loss, level_loss, level_losses, num_levels
 from iars.selection import level_of_resolution, resolution_of_level
 
 LOSS_MODES = ("hier", "iars", "random", "fixed")
@@ -127,8 +127,7 @@ class ContrastivePretrainer(pl.LightningModule):
         z1, z2 = self.views(batch[0])
         n_levels = num_levels(z1.size(1))
         if self.mode == "hier":
-            per_level = self._level_losses(z1, z2)
-            loss = torch.stack(per_level).mean()
+            loss = hierarchical_loss(z1, z2, self.alpha, self.temporal_unit, self.pool)
         else:
             depth = level_of_resolution(self._resolution_to_train(n_levels), n_levels)
             loss = self._single_level_loss(z1, z2, depth)
