@@ -134,7 +134,11 @@ def read_uea(name: str, data_dir: str | os.PathLike | None = None):
 def load_uea(name: str, data_dir: str | os.PathLike | None = None) -> Split:
     """Load a UEA/UCR classification dataset as TS2Vec does: N×T×C float32, NaN-padded,
     labels 0..n−1, normalised per channel with train statistics (see :func:`read_uea`)."""
-    X_tr, y_tr, X_te, y_te = read_uea(name, data_dir)
+    return split_from_raw(name, *read_uea(name, data_dir))
+
+
+def split_from_raw(name: str, X_tr, y_tr, X_te, y_te) -> Split:
+    """aeon's raw arrays (see :func:`read_uea`) -> the padded, labelled, normalised :class:`Split`."""
     try:
         X_train, X_test = pad_to_array(X_tr), pad_to_array(X_te)
     except DataError as e:
@@ -283,12 +287,15 @@ class UEADataModule(TimeSeriesDataModule):
     ):
         super().__init__(name, batch_size, seed, max_train_length, expected)
         self.data_dir = data_dir
+        self._raw = None
 
     def load(self) -> Split:
-        return load_uea(self.name, self.data_dir)
+        return split_from_raw(self.name, *self.raw())
 
     def raw(self):
-        return read_uea(self.name, self.data_dir)
+        if self._raw is None:  # read the files once, for both the SSL arrays and the baselines
+            self._raw = read_uea(self.name, self.data_dir)
+        return self._raw
 
 
 class SyntheticDataModule(TimeSeriesDataModule):
