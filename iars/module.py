@@ -45,7 +45,8 @@ class ContrastivePretrainer(pl.LightningModule):
             sets the minimum crop length 2^(temporal_unit+1).
         pool: ``max`` (TS2Vec) or ``avg`` (the paper's text) between levels.
         scoring: how per-resolution losses are measured for selection.
-        level: the resolution of ``mode="fixed"``.
+        level: the resolution of ``mode="fixed"``; negative counts from the finest
+            (-1: the finest resolution of ``max_length``).
         granularity: ``epoch`` or ``step`` for ``mode="random"``.
         seed: seeds per-step random draws.
         lr: AdamW learning rate.
@@ -80,10 +81,12 @@ class ContrastivePretrainer(pl.LightningModule):
         if granularity not in ("epoch", "step"):
             raise ConfigError(f"loss.granularity={granularity!r}: choose epoch or step")
         self.n_resolutions = num_levels(max_length) if max_length else None
+        if mode == "fixed" and level is not None and level < 0 and self.n_resolutions:
+            level += self.n_resolutions  # counted from the finest end: -1 is the finest resolution
         if mode == "fixed" and (level is None or not 0 <= level < (self.n_resolutions or level + 1)):
             raise ConfigError(
                 f"loss.level={level!r}: loss=fixed needs a resolution index in 0..{(self.n_resolutions or 1) - 1} "
-                "(0 is the length-1 level; r covers lengths 2^r..2^(r+1)-1)"
+                "(0 is the length-1 level; r covers lengths 2^r..2^(r+1)-1), or -1 for the finest, -2 the next"
             )
         self.encoder = encoder
         self.mode = mode

@@ -195,3 +195,12 @@ def test_fixed_needs_a_valid_level():
 
     with pytest.raises(ConfigError, match="loss.level"):
         ContrastivePretrainer(torch.nn.Identity(), mode="fixed", max_length=100, level=9)
+    with pytest.raises(ConfigError, match="loss.level"):
+        ContrastivePretrainer(torch.nn.Identity(), mode="fixed", max_length=100, level=-8)
+
+
+def test_a_negative_fixed_level_counts_from_the_finest():
+    # T = 100 has R = 7 resolutions: -1 is r = 6 (lengths 64..127), -7 is r = 0 (length 1)
+    for level, resolution in ((-1, 6), (-2, 5), (-7, 0)):
+        module = ContrastivePretrainer(torch.nn.Identity(), mode="fixed", max_length=100, level=level)
+        assert module.train_level == resolution
