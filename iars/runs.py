@@ -1,4 +1,5 @@
-"""Run records: each run's ``metrics.json``, written atomically and never overwritten."""
+"""Run records: each run's ``metrics.json``, written atomically and never overwritten, and
+optionally its test and train embeddings (``embeddings.npz``)."""
 from __future__ import annotations
 
 import json
@@ -7,9 +8,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from iars.errors import ConfigError
 
 METRICS_FILE = "metrics.json"
+EMBEDDINGS_FILE = "embeddings.npz"
 
 
 def _jsonable(value: Any) -> Any:
@@ -44,3 +48,11 @@ def write_metrics(run_dir: str | os.PathLike, metrics: dict[str, Any]) -> Path:
 
 def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any]:
     return json.loads((Path(run_dir) / METRICS_FILE).read_text())
+
+
+def write_embeddings(run_dir: str | os.PathLike, train: np.ndarray, y_train: np.ndarray,
+                     test: np.ndarray, y_test: np.ndarray) -> Path:
+    """Save pooled train/test embeddings (N×K) and their labels as ``embeddings.npz``."""
+    path = Path(run_dir) / EMBEDDINGS_FILE
+    np.savez_compressed(path, train=train, y_train=y_train, test=test, y_test=y_test)
+    return path

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
@@ -27,7 +28,7 @@ from iars.data import TimeSeriesDataModule, ts2vec_budget
 from iars.errors import IarsError
 from iars.evaluate import classify, encode
 from iars.module import ContrastivePretrainer
-from iars.runs import check_fresh, write_metrics
+from iars.runs import check_fresh, write_embeddings, write_metrics
 
 warnings.filterwarnings("ignore", ".*does not have many workers.*")
 
@@ -85,14 +86,16 @@ def train(cfg: DictConfig) -> dict:
     """Run one experiment described by the composed config; returns its metrics."""
     out_dir = Path(cfg.output_dir)
     check_fresh(out_dir)
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
     logger = instantiate(cfg.logger) if cfg.get("logger") else None
     try:
         exp = build(cfg, logger=logger)
         exp.trainer.fit(exp.module, datamodule=exp.datamodule, ckpt_path=cfg.ckpt_path)
-        if not exp.trainer.is_global_zero:
-            return {}
-        if cfg.save_checkpoint:
+        if cfg.save_checkpoint:  # a collective call under DDP: every rank enters, rank 0 writes
             exp.trainer.save_checkpoint(out_dir / "last.ckpt", weights_only=False)
+        if not exp.trainer.is_global_zero:
+            return {}  # the classifier stage and metrics.json: rank 0 only
         metrics = _evaluate(cfg, exp)
         _log_results(logger, {k: v for k, v in metrics.items() if k in RESULT_KEYS})
         path = write_metrics(out_dir, metrics)
@@ -117,6 +120,8 @@ def _evaluate(cfg: DictConfig, exp: Experiment) -> dict:
     data = exp.datamodule.prepare()
     features = [encode(exp.module.eval_encoder, X, cfg.classifier.pooling) for X in (data.X_train, data.X_test)]
     scores = classify(features[0], data.y_train, features[1], data.y_test, cfg.classifier.protocol)
+    if cfg.save_embeddings:
+        write_embeddings(cfg.output_dir, features[0], data.y_train, features[1], data.y_test)
     clock, history = exp.clock, exp.selection.history if exp.selection else None
     return {
         "dataset": exp.datamodule.name,
