@@ -11,3 +11,7 @@ class ConfigError(IarsError, ValueError):
 
 class DataError(IarsError, ValueError):
     """A dataset cannot be found, read or used."""
+
+
+class ReportError(IarsError, ValueError):
+    """A report's inputs (sweep dirs, run records) are missing or unusable."""

@@ -1,0 +1,409 @@
+"""Sweep reports: the runs' ``metrics.json`` → the paper's tables (markdown) and figures (PNG).
+
+Reads run records only (never W&B), so it works offline. Tables: per embedding size K, each
+dataset's pretraining time and accuracy per loss (Table II, mean ± std over seeds, best in
+bold, a "# of best" row, the hier/iars speed-up); SSL accuracy beside the 1-NN baselines
+(Table III); time against series length or train size (Tables IV, V). Figures: hier vs
+iars scatter (Fig. 5), the proposed loss vs each competitor (Fig. 6), time curves, the
+resolution IARS selected per epoch, and a t-SNE of test embeddings (Fig. 7). Figures are
+drawn on ``matplotlib.figure.Figure`` (no pyplot, no global backend).
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from iars.errors import ReportError
+from iars.runs import EMBEDDINGS_FILE, METRICS_FILE
+
+BASELINES = "baselines"  # the ``loss`` of a scripts/baselines.py record
+LOSS_ORDER = ("hier", "iars", "random")
+SCALING_AXES = {"length": "series length", "n_train": "train size"}
+
+
+# -- run records ----------------------------------------------------------------------------
+
+
+def load_runs(dirs: list[str | Path]) -> tuple[list[dict], list[Path]]:
+    """Every ``metrics.json`` under ``dirs`` (each record gets ``run_dir``), and the job dirs
+    (those with a ``.hydra`` folder) that hold none: failed or unfinished runs."""
+    runs, missing = [], []
+    for root in map(Path, dirs):
+        if not root.is_dir():
+            raise ReportError(f"{root} is not a directory: pass a sweep dir (outputs/multirun/...)")
+        found = sorted(root.rglob(METRICS_FILE))
+        if not found:
+            raise ReportError(f"no {METRICS_FILE} under {root}: is this a sweep dir, and did any run finish?")
+        for path in found:
+            try:
+                runs.append({**json.loads(path.read_text()), "run_dir": str(path.parent)})
+            except (OSError, json.JSONDecodeError) as exc:
+                raise ReportError(f"{path} is not a readable run record ({exc})") from exc
+        missing += [d.parent for d in sorted(root.rglob(".hydra")) if not (d.parent / METRICS_FILE).exists()]
+    return runs, missing
+
+
+def loss_label(run: dict) -> str:
+    """The loss a run trained: its mode, with the level of ``fixed`` and a per-step ``random``."""
+    loss = run.get("config", {}).get("loss", {})
+    if run["loss"] == "fixed":
+        return f"fixed r={loss.get('level')}"
+    if run["loss"] == "random" and loss.get("granularity") == "step":
+        return "random/step"
+    return run["loss"]
+
+
+def _ordered(labels) -> list[str]:
+    rank = {name: i for i, name in enumerate(LOSS_ORDER)}
+    return sorted(set(labels), key=lambda s: (rank.get(s, len(rank)), s))
+
+
+def _datasets(runs: list[dict]) -> list[str]:
+    """Dataset names in the paper's order: by series length, then name."""
+    length = {}
+    for run in runs:
+        length.setdefault(run["dataset"], run.get("length", math.inf))
+    return sorted(length, key=lambda d: (length[d], d))
+
+
+# -- aggregation ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean and sample standard deviation over seeds (``std`` None for a single run)."""
+
+    mean: float
+    std: float | None
+    n: int
+
+    @classmethod
+    def of(cls, values) -> Stat:
+        values = [float(v) for v in values]
+        return cls(statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None, len(values))
+
+    def format(self, digits: int) -> str:
+        return f"{self.mean:.{digits}f}" + ("" if self.std is None else f" ± {self.std:.{digits}f}")
+
+
+def aggregate(runs: list[dict], by: tuple[str, ...], value: str) -> dict[tuple, Stat]:
+    """``value`` of the runs grouped by the keys ``by`` (``loss`` is :func:`loss_label`)."""
+    groups = defaultdict(list)
+    for run in runs:
+        if run.get(value) is not None:
+            groups[tuple(loss_label(run) if k == "loss" else run[k] for k in by)].append(run[value])
+    return {key: Stat.of(values) for key, values in groups.items()}
+
+
+def best(stats: list[Stat | None], digits: int, higher: bool) -> list[bool]:
+    """Which cells are best (ties on the shown value are all best)."""
+    shown = [None if s is None else round(s.mean, digits) for s in stats]
+    present = [v for v in shown if v is not None]
+    if not present:
+        return [False] * len(stats)
+    top = max(present) if higher else min(present)
+    return [v == top for v in shown]
+
+
+def _cell(stat: Stat | None, digits: int, bold: bool = False) -> str:
+    if stat is None:
+        return "–"
+    return f"**{stat.format(digits)}**" if bold else stat.format(digits)
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+
+
+# -- tables ---------------------------------------------------------------------------------
+
+TIME, ACC = ("pretrain_time_s", 2, False), ("acc", 3, True)  # (key, digits, higher is better)
+
+
+def _speedup(time: dict[tuple, Stat], *key) -> str:
+    """Mean hier time over mean iars time of the group ``key``."""
+    hier, iars = time.get((*key, "hier")), time.get((*key, "iars"))
+    return "–" if hier is None or iars is None else f"{hier.mean / iars.mean:.2f}×"
+
+
+def comparison_tables(runs: list[dict]) -> str:
+    """Table II: one block per K; a row per dataset; time and accuracy per loss; best in
+    bold per row and metric; a "# of best" row per block and a total over the blocks."""
+    losses, datasets = _ordered(map(loss_label, runs)), _datasets(runs)
+    columns = [(loss, metric) for loss in losses for metric in (TIME, ACC)]
+    stats = {m[0]: aggregate(runs, ("dataset", "K", "loss"), m[0]) for m in (TIME, ACC)}
+    header = ["dataset"] + [f"{loss} {'time (s)' if m is TIME else 'acc'}" for loss, m in columns]
+    with_speedup = {"hier", "iars"} <= set(losses)
+    header += ["speed-up hier/iars"] if with_speedup else []
+    blocks, total = [], [0] * len(columns)
+    for k in sorted({run["K"] for run in runs}):
+        rows, counts = [], [0] * len(columns)
+        for dataset in datasets:
+            cells = [stats[m[0]].get((dataset, k, loss)) for loss, m in columns]
+            if all(c is None for c in cells):
+                continue
+            bold = [False] * len(columns)
+            for metric in (TIME, ACC):
+                idx = [i for i, (_, m) in enumerate(columns) if m is metric]
+                for i, b in zip(idx, best([cells[i] for i in idx], metric[1], metric[2])):
+                    bold[i] = b
+            counts = [c + b for c, b in zip(counts, bold)]
+            row = [dataset] + [_cell(c, m[1], b) for c, (_, m), b in zip(cells, columns, bold)]
+            rows.append(row + ([_speedup(stats["pretrain_time_s"], dataset, k)] if with_speedup else []))
+        total = [t + c for t, c in zip(total, counts)]
+        rows.append(["# of best"] + [str(c) for c in counts] + ([""] if with_speedup else []))
+        blocks.append(f"### K = {k}\n\n" + markdown_table(header, rows))
+    if len(blocks) > 1:
+        blocks.append("### All K\n\n" + markdown_table(
+            header, [["Total # of best"] + [str(c) for c in total] + ([""] if with_speedup else [])]))
+    return "\n\n".join(blocks)
+
+
+def _baseline_accs(baselines: list[dict]) -> dict[tuple, Stat]:
+    """(dataset, method) → accuracy of the 1-NN records; a method is suffixed by its
+    normalisation when not the raw series."""
+    groups = defaultdict(list)
+    for run in baselines:
+        suffix = "" if run.get("normalise", "none") == "none" else f" ({run['normalise']})"
+        for method, acc in run["acc"].items():
+            if acc is not None:
+                groups[(run["dataset"], method + suffix)].append(acc)
+    return {key: Stat.of(values) for key, values in groups.items()}
+
+
+def table_k(runs: list[dict], k: int | None) -> int:
+    """The K of Table III: ``k`` when given (it must be in the runs), else the largest."""
+    ks = sorted({run["K"] for run in runs})
+    if k is not None and k not in ks:
+        raise ReportError(f"no SSL run with K={k}; the runs have K in {ks}")
+    return ks[-1] if k is None else k
+
+
+def baseline_table(runs: list[dict], baselines: list[dict], k: int) -> str:
+    """Table III: test accuracy per dataset of the SSL losses at embedding size ``k`` and of
+    the 1-NN baselines; best in bold, second underlined, an average and a "# of best" row."""
+    runs = [run for run in runs if run["K"] == k]
+    ssl = aggregate(runs, ("dataset", "loss"), "acc")
+    nn = _baseline_accs(baselines)
+    columns = _ordered(map(loss_label, runs)) + sorted({method for _, method in nn})
+    stats = {**ssl, **nn}
+    datasets = _datasets(runs) + sorted({d for d, _ in nn} - {run["dataset"] for run in runs})
+    rows, counts = [], [0] * len(columns)
+    for dataset in datasets:
+        cells = [stats.get((dataset, c)) for c in columns]
+        first = best(cells, 3, higher=True)
+        second = best([None if f else c for c, f in zip(cells, first)], 3, higher=True)
+        counts = [n + f for n, f in zip(counts, first)]
+        rows.append([dataset] + [
+            f"<u>{_cell(c, 3)}</u>" if s and not f else _cell(c, 3, f) for c, f, s in zip(cells, first, second)])
+    averages = [Stat.of([stats[(d, c)].mean for d in datasets]) if all((d, c) in stats for d in datasets)
+                else None for c in columns]  # only over columns with every dataset
+    averages = [a and Stat(a.mean, None, a.n) for a in averages]
+    rows.append(["Average"] + [_cell(a, 3, b) for a, b in zip(averages, best(averages, 3, higher=True))])
+    rows.append(["# of best"] + [str(c) for c in counts])
+    return f"### Accuracy, K = {k}\n\n" + markdown_table(["dataset"] + columns, rows)
+
+
+def scaling_axes(runs: list[dict]) -> list[str]:
+    """The axes (``length``, ``n_train``) that vary within a dataset: a scaling sweep."""
+    return [axis for axis in SCALING_AXES if any(
+        len({run[axis] for run in runs if run["dataset"] == d}) > 1 for d in _datasets(runs))]
+
+
+def scaling_table(runs: list[dict], axis: str) -> str:
+    """Tables IV and V: pretraining time per loss against ``axis``, fastest in bold."""
+    losses = _ordered(map(loss_label, runs))
+    time = aggregate(runs, (axis, "loss"), "pretrain_time_s")
+    rows = []
+    for value in sorted({run[axis] for run in runs}):
+        cells = [time.get((value, loss)) for loss in losses]
+        row = [str(value)] + [_cell(c, 2, b) for c, b in zip(cells, best(cells, 2, higher=False))]
+        rows.append(row + ([_speedup(time, value)] if {"hier", "iars"} <= set(losses) else []))
+    header = [SCALING_AXES[axis]] + [f"{loss} time (s)" for loss in losses]
+    header += ["speed-up hier/iars"] if {"hier", "iars"} <= set(losses) else []
+    return f"### Pretraining time against {SCALING_AXES[axis]}\n\n" + markdown_table(header, rows)
+
+
+# -- figures --------------------------------------------------------------------------------
+
+
+def _diagonal(ax, values, better: str) -> None:
+    """y = x over the range of ``values``, and the side where the ordinate's method is
+    better shaded (``above`` or ``below``)."""
+    lo, hi = min(values), max(values)
+    pad = 0.05 * (hi - lo or 1.0)
+    lo, hi = lo - pad, hi + pad
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+    ax.fill_between([lo, hi], [lo, hi], hi if better == "above" else lo, color="tab:green", alpha=0.08)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+
+
+def scatter_figure(runs: list[dict], x: str = "hier", y: str = "iars") -> Figure:
+    """Fig. 5: per dataset and K, the mean time and accuracy of ``x`` (abscissa) against
+    ``y`` (ordinate); the shaded side is where ``y`` is better."""
+    fig = Figure(figsize=(10, 4.6), layout="constrained")
+    for ax, (key, _, higher), title in zip(fig.subplots(1, 2), (TIME, ACC), ("pretraining time (s)", "test accuracy")):
+        stats = aggregate(runs, ("dataset", "K", "loss"), key)
+        for k in sorted({run["K"] for run in runs}):
+            pairs = [(stats[(d, k, x)].mean, stats[(d, k, y)].mean) for d in _datasets(runs)
+                     if (d, k, x) in stats and (d, k, y) in stats]
+            if pairs:
+                ax.scatter(*zip(*pairs), label=f"K = {k}", s=30)
+        _diagonal(ax, [s.mean for (_, _, loss), s in stats.items() if loss in (x, y)], "above" if higher else "below")
+        ax.set(xlabel=f"{x}", ylabel=f"{y}", title=title)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def baseline_figure(runs: list[dict], baselines: list[dict], k: int, proposed: str = "iars") -> Figure:
+    """Fig. 6: per dataset, the accuracy of ``proposed`` (ordinate) against each other SSL
+    loss and 1-NN baseline (abscissa), at embedding size ``k``."""
+    stats = {**aggregate([r for r in runs if r["K"] == k], ("dataset", "loss"), "acc"), **_baseline_accs(baselines)}
+    others = [c for c in _ordered(label for _, label in stats) if c != proposed]
+    fig = Figure(figsize=(3.6 * max(len(others), 1), 3.8), layout="constrained")
+    for ax, other in zip(np.atleast_1d(fig.subplots(1, max(len(others), 1))), others):
+        pairs = [(stats[(d, other)].mean, stats[(d, proposed)].mean, d) for d, label in stats
+                 if label == other and (d, proposed) in stats]
+        if pairs:
+            xs, ys, names = zip(*pairs)
+            ax.scatter(xs, ys, s=30)
+            for px, py, name in pairs:
+                ax.annotate(name, (px, py), fontsize=6, xytext=(2, 2), textcoords="offset points")
+            _diagonal(ax, xs + ys, "above")
+        ax.set(xlabel=f"{other} accuracy", ylabel=f"{proposed} accuracy")
+    return fig
+
+
+def scaling_figure(runs: list[dict], axis: str) -> Figure:
+    """Pretraining time (mean ± std over seeds) against ``axis``, a line per loss."""
+    time = aggregate(runs, (axis, "loss"), "pretrain_time_s")
+    fig = Figure(figsize=(5.5, 4), layout="constrained")
+    ax = fig.subplots()
+    for loss in _ordered(loss for _, loss in time):
+        points = sorted((v, s) for (v, label), s in time.items() if label == loss)
+        ax.errorbar([v for v, _ in points], [s.mean for _, s in points], yerr=[s.std or 0.0 for _, s in points],
+                    marker="o", capsize=3, label=loss)
+    ax.set(xlabel=SCALING_AXES[axis], ylabel="pretraining time (s)", title=f"time against {SCALING_AXES[axis]}")
+    ax.legend()
+    return fig
+
+
+def levels_figure(runs: list[dict]) -> Figure | None:
+    """The resolution each IARS run trained per epoch, a panel per dataset (None when no run
+    recorded a selection)."""
+    selecting = [r for r in runs if r["loss"] == "iars" and r.get("selected_levels")]
+    if not selecting:
+        return None
+    datasets = _datasets(selecting)
+    fig = Figure(figsize=(4.5 * len(datasets), 3.5), layout="constrained")
+    for ax, dataset in zip(np.atleast_1d(fig.subplots(1, len(datasets))), datasets):
+        for run in (r for r in selecting if r["dataset"] == dataset):
+            levels = run["selected_levels"]
+            ax.plot(range(1, len(levels) + 1), levels, "o-", drawstyle="steps-post", alpha=0.6, ms=3,
+                    label=f"K={run['K']} seed {run['seed']}")
+        ax.set(xlabel="epoch", ylabel="resolution r (0 = length 1)", title=f"{dataset}: IARS selection")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=6, ncol=2)
+    return fig
+
+
+def tsne_picks(runs: list[dict], losses=("iars", "hier")) -> list[tuple[str, str, Path]]:
+    """(dataset, loss, embeddings path) for each dataset and loss with saved embeddings:
+    the run with the largest K, then the smallest seed."""
+    picks = []
+    for dataset in _datasets(runs):
+        for loss in losses:
+            saved = [r for r in runs if r["dataset"] == dataset and loss_label(r) == loss
+                     and (Path(r.get("run_dir", "")) / EMBEDDINGS_FILE).is_file()]
+            if saved:
+                run = min(saved, key=lambda r: (-r["K"], r["seed"]))
+                picks.append((dataset, f"{loss} (K={run['K']}, seed {run['seed']})", Path(run["run_dir"]) / EMBEDDINGS_FILE))
+    return picks
+
+
+def tsne_figure(picks: list[tuple[str, str, Path]], seed: int = 0) -> Figure:
+    """Fig. 7: t-SNE of each pick's test embeddings, coloured by class; a column per dataset."""
+    from sklearn.manifold import TSNE
+
+    datasets = list(dict.fromkeys(d for d, _, _ in picks))
+    n_rows = max(sum(d == dataset for d, _, _ in picks) for dataset in datasets)
+    fig = Figure(figsize=(3.6 * len(datasets), 3.4 * n_rows), layout="constrained")
+    axes = np.array(fig.subplots(n_rows, len(datasets), squeeze=False))
+    for ax in axes.flat:
+        ax.set_axis_off()
+    row = defaultdict(int)
+    for dataset, title, path in picks:
+        with np.load(path) as saved:
+            z, y = saved["test"], saved["y_test"]
+        points = TSNE(2, perplexity=min(30.0, max(2.0, (len(z) - 1) / 3)), init="pca", random_state=seed).fit_transform(z)
+        ax = axes[row[dataset], datasets.index(dataset)]
+        row[dataset] += 1
+        ax.scatter(points[:, 0], points[:, 1], c=y, cmap="tab10", s=10)
+        ax.set_title(f"{dataset}: {title}", fontsize=9)
+    return fig
+
+
+# -- the report -----------------------------------------------------------------------------
+
+
+def write_report(dirs: list[str | Path], out_dir: str | Path | None = None, k: int | None = None,
+                 proposed: str = "iars") -> tuple[Path, list[Path]]:
+    """Read the runs under ``dirs`` (SSL sweeps and 1-NN baseline sweeps alike) and write
+    ``report.md`` and the figures (PNG) into ``out_dir`` (default: the first dir).
+
+    The tables follow the runs: a scaling sweep (length or train size varies) gets Tables
+    IV/V and time curves; other SSL sweeps Table II and, with hier and iars, the Fig. 5
+    scatter; 1-NN records Table III (at ``k``, default the largest K) and Fig. 6. IARS runs
+    add the selection plot, runs with ``embeddings.npz`` the t-SNE. Returns the report's
+    path and the figures' paths.
+    """
+    runs, missing = load_runs(dirs)
+    ssl = [r for r in runs if r["loss"] != BASELINES]
+    nn = [r for r in runs if r["loss"] == BASELINES]
+    out = Path(out_dir or dirs[0])
+    out.mkdir(parents=True, exist_ok=True)
+    sections = [f"# Report: {', '.join(map(str, dirs))}",
+                f"{len(ssl)} SSL runs, {len(nn)} 1-NN baseline runs; mean ± std over seeds."]
+    if missing:
+        sections.append(f"**{len(missing)} job(s) without {METRICS_FILE}** (failed or unfinished): "
+                        + ", ".join(str(m) for m in missing))
+    figures = {}
+    axes = scaling_axes(ssl)
+    labels = set(map(loss_label, ssl))
+    for axis in axes:
+        sections.append(scaling_table(ssl, axis))
+        figures[f"scaling_{axis}"] = scaling_figure(ssl, axis)
+    if ssl and not axes:
+        sections.append(comparison_tables(ssl))
+        if {"hier", "iars"} <= labels:
+            figures["scatter"] = scatter_figure(ssl)
+    if nn:
+        k = table_k(ssl, k) if ssl else None
+        sections.append(baseline_table(ssl, nn, k))
+        if ssl:
+            figures["baselines"] = baseline_figure(ssl, nn, k, proposed if proposed in labels else _ordered(labels)[0])
+    levels = levels_figure(ssl)
+    if levels is not None:
+        figures["selected_levels"] = levels
+    picks = tsne_picks(ssl)
+    if picks:
+        figures["tsne"] = tsne_figure(picks)
+    paths = []
+    for name, fig in figures.items():
+        paths.append(out / f"{name}.png")
+        fig.savefig(paths[-1], dpi=110)
+        sections.append(f"![{name}]({name}.png)")
+    report = out / "report.md"
+    report.write_text("\n\n".join(sections) + "\n")
+    return report, paths

@@ -1,0 +1,147 @@
+"""The paper's experiment presets, launchers and trainer=ddp: composition, a toy sweep and
+its report end to end, and a sweep through the submitit launcher."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import train as train_script
+from conftest import FAST, NO_LOGGER, REPO, compose_cfg
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
+
+PAPER = ("hand_movement_direction,heartbeat,atrial_fibrillation,self_regulation_scp1,phoneme,"
+         "self_regulation_scp2,cricket,ethanol_concentration,stand_walk_jump,motor_imagery")
+TOY = "basic_motions,synthetic"
+ABLATION = "hier,iars,random,fixed_finest,fixed_coarsest"
+
+# preset -> its sweep axes
+PRESETS = {
+    "embedding_size": {"dataset": PAPER, "loss": "hier,iars", "model.K": "16,32,64,128", "seed": "0,1,2,3,4"},
+    "embedding_size_tiny": {"dataset": TOY, "loss": "hier,iars", "model.K": "16,32,64,128", "seed": "0,1"},
+    "baselines": {"dataset": PAPER, "loss": "hier,iars", "model.K": "128", "seed": "0,1,2,3,4"},
+    "baselines_tiny": {"dataset": TOY, "loss": "hier,iars", "model.K": "128", "seed": "0,1"},
+    "scaling_length": {"dataset.length": "100,200,500,750,900,1000,3000", "loss": "hier,iars", "seed": "0,1,2"},
+    "scaling_length_tiny": {"dataset.length": "100,200,400", "loss": "hier,iars", "seed": "0,1"},
+    "scaling_size": {"dataset.length": "1000", "dataset.n_train": "100,200,500,750,900,1000", "loss": "hier,iars",
+                     "seed": "0,1,2"},
+    "scaling_size_tiny": {"dataset.length": "100", "dataset.n_train": "16,32,64", "loss": "hier,iars", "seed": "0,1"},
+    "selection_ablation": {"dataset": PAPER, "loss": ABLATION, "model.K": "128", "seed": "0,1,2,3,4"},
+    "selection_ablation_tiny": {"dataset": TOY, "loss": ABLATION, "model.K": "16", "seed": "0,1"},
+}
+
+
+def _hydra_cfg(tmp_path, *overrides, config="train"):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose(config, overrides=[f"output_dir={tmp_path}", *overrides], return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_each_preset_composes_with_its_sweep_axes(tmp_path, preset):
+    cfg = _hydra_cfg(tmp_path, f"experiment={preset}")
+    assert dict(cfg.hydra.sweeper.params) == PRESETS[preset]
+    assert cfg.experiment_name == preset and cfg.logger.group == preset
+    assert str(cfg.hydra.sweep.dir).startswith(f"outputs/multirun/{preset}/")
+    assert cfg.model._target_.endswith("ResNet18Encoder") and cfg.classifier.pooling == "avg"
+    if preset.startswith("scaling"):
+        assert (cfg.dataset.name, cfg.model.K, cfg.dataset.batch_size) == ("Synthetic", 16, 128 if "tiny" not in preset else 8)
+        assert cfg.trainer.max_epochs is not None and cfg.trainer.max_steps is None
+    else:
+        assert cfg.save_embeddings
+
+
+def test_the_1nn_presets_are_for_the_baselines_script(tmp_path):
+    for preset, datasets in (("baselines_1nn", PAPER), ("baselines_1nn_tiny", TOY)):
+        cfg = _hydra_cfg(tmp_path, f"experiment={preset}", config="baselines")
+        assert dict(cfg.hydra.sweeper.params) == {"dataset": datasets} and cfg.logger.group == preset
+
+
+def test_without_a_preset_runs_are_grouped_by_dataset(tmp_path):
+    cfg = _hydra_cfg(tmp_path)
+    assert cfg.logger.group == "BasicMotions" and "experiment_name" not in cfg
+    assert cfg.threads is None and cfg.save_embeddings is False
+
+
+def test_the_ablation_fixed_levels_resolve_for_any_length(tmp_path):
+    for loss, level in (("fixed_finest", -1), ("fixed_coarsest", 0)):
+        cfg = compose_cfg(tmp_path, f"loss={loss}")
+        assert (cfg.loss.mode, cfg.loss.level) == ("fixed", level)
+
+
+def test_slurm_launcher_follows_the_trainer(tmp_path):
+    cfg = _hydra_cfg(tmp_path, "hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2",
+                     "hydra.launcher.partition=gpu")
+    launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    assert launcher["_target_"].endswith("SlurmLauncher") and launcher["partition"] == "gpu"
+    assert (launcher["gpus_per_node"], launcher["tasks_per_node"], launcher["nodes"]) == (4, 4, 2)
+    assert (cfg.trainer.strategy, cfg.trainer.accelerator) == ("ddp", "auto")
+    single = OmegaConf.to_container(_hydra_cfg(tmp_path, "hydra/launcher=slurm").hydra.launcher, resolve=True)
+    assert (single["gpus_per_node"], single["tasks_per_node"], single["nodes"]) == (1, 1, 1)
+
+
+def test_threads_and_saved_embeddings(tmp_path):
+    before = torch.get_num_threads()
+    try:
+        metrics = train_script.train(compose_cfg(tmp_path, *FAST, NO_LOGGER, "threads=2", "save_embeddings=true"))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    import numpy as np
+
+    with np.load(tmp_path / "embeddings.npz") as saved:
+        assert saved["train"].shape == (metrics["n_train"], 16) and saved["test"].shape == (metrics["n_test"], 16)
+        assert len(saved["y_test"]) == metrics["n_test"] and set(saved["y_train"]) == {0, 1, 2, 3}
+
+
+def _script(name, *args, env=None):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
+    return subprocess.run([sys.executable, str(REPO / "scripts" / name), *args], cwd=REPO, capture_output=True,
+                          text=True, env=env, timeout=900)
+
+
+def test_embedding_size_tiny_sweep_then_report(tmp_path):
+    sweep = tmp_path / "sweep"
+    run = _script("train.py", "-m", "experiment=embedding_size_tiny", "model.K=8,16", "trainer.max_steps=5",
+                  "logger.mode=disabled", f"hydra.sweep.dir={sweep}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert len(list(sweep.glob("*/metrics.json"))) == 16 and len(list(sweep.glob("*/embeddings.npz"))) == 16
+    rep = _script("report.py", str(sweep))
+    assert rep.returncode == 0, rep.stderr[-3000:]
+    text = (sweep / "report.md").read_text()
+    assert text in rep.stdout
+    for k in (8, 16):
+        block = text.split(f"### K = {k}")[1].split("###")[0]
+        rows = [line.split("|")[1].strip() for line in block.splitlines() if line.startswith("| ")]
+        assert rows == ["dataset", "---", "BasicMotions", "Synthetic", "# of best"]  # a row per dataset
+        assert block.count(" ± ") == 8  # two seeds: mean ± std in every cell
+    for name in ("scatter", "selected_levels", "tsne"):
+        png = sweep / f"{name}.png"
+        assert png.stat().st_size > 5000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_submitit_local_launcher_runs_a_two_job_sweep(tmp_path):
+    sweep = tmp_path / "sweep"
+    run = _script("train.py", "-m", "hydra/launcher=submitit_local", "loss=hier,iars", "dataset=synthetic",
+                  "threads=1", *FAST, "model.depth=1", "~logger", f"hydra.sweep.dir={sweep}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    records = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/metrics.json"))]
+    assert [r["loss"] for r in records] == ["hier", "iars"] and all(r["steps"] == 3 for r in records)
+    assert list((sweep / ".submitit").rglob("*_result.pkl"))  # ran as submitit jobs
+
+
+@pytest.mark.slow
+def test_trainer_ddp_runs_the_classifier_on_rank_zero_only(tmp_path):
+    run = _script("train.py", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "loss=iars",
+                  "dataset=synthetic", *FAST, "model.depth=1", "~logger", f"hydra.run.dir={tmp_path}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.count("metrics: ") == 1  # rank 1 returned before the classifier stage
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["steps"] == 3 and metrics["config"]["trainer"]["strategy"] == "ddp"
+    assert (tmp_path / "last.ckpt").is_file()
