@@ -16,6 +16,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -102,13 +103,22 @@ def aggregate(runs: list[dict], by: tuple[str, ...], value: str) -> dict[tuple, 
     return {key: Stat.of(values) for key, values in groups.items()}
 
 
-def best(stats: list[Stat | None], digits: int, higher: bool) -> list[bool]:
+class Metric(NamedTuple):
+    key: str
+    digits: int   # shown
+    higher: bool  # higher is better
+
+
+TIME, ACC = Metric("pretrain_time_s", 2, False), Metric("acc", 3, True)
+
+
+def best(stats: list[Stat | None], metric: Metric) -> list[bool]:
     """Which cells are best (ties on the shown value are all best)."""
-    shown = [None if s is None else round(s.mean, digits) for s in stats]
+    shown = [None if s is None else round(s.mean, metric.digits) for s in stats]
     present = [v for v in shown if v is not None]
     if not present:
         return [False] * len(stats)
-    top = max(present) if higher else min(present)
+    top = max(present) if metric.higher else min(present)
     return [v == top for v in shown]
 
 
@@ -118,14 +128,18 @@ def _cell(stat: Stat | None, digits: int, bold: bool = False) -> str:
     return f"**{stat.format(digits)}**" if bold else stat.format(digits)
 
 
+def bold_best(stats: list[Stat | None], metric: Metric) -> tuple[list[str], list[bool]]:
+    """The cells of one metric, the best in bold, and which are best."""
+    flags = best(stats, metric)
+    return [_cell(s, metric.digits, f) for s, f in zip(stats, flags)], flags
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = [header, ["---"] * len(header), *rows]
     return "\n".join("| " + " | ".join(line) + " |" for line in lines)
 
 
 # -- tables ---------------------------------------------------------------------------------
-
-TIME, ACC = ("pretrain_time_s", 2, False), ("acc", 3, True)  # (key, digits, higher is better)
 
 
 def _speedup(time: dict[tuple, Stat], *key) -> str:
@@ -138,26 +152,21 @@ def comparison_tables(runs: list[dict]) -> str:
     """Table II: one block per K; a row per dataset; time and accuracy per loss; best in
     bold per row and metric; a "# of best" row per block and a total over the blocks."""
     losses, datasets = _ordered(map(loss_label, runs)), _datasets(runs)
-    columns = [(loss, metric) for loss in losses for metric in (TIME, ACC)]
-    stats = {m[0]: aggregate(runs, ("dataset", "K", "loss"), m[0]) for m in (TIME, ACC)}
-    header = ["dataset"] + [f"{loss} {'time (s)' if m is TIME else 'acc'}" for loss, m in columns]
+    time, acc = (aggregate(runs, ("dataset", "K", "loss"), m.key) for m in (TIME, ACC))
+    header = ["dataset"] + [f"{loss} {what}" for loss in losses for what in ("time (s)", "acc")]
     with_speedup = {"hier", "iars"} <= set(losses)
     header += ["speed-up hier/iars"] if with_speedup else []
-    blocks, total = [], [0] * len(columns)
+    blocks, total = [], [0] * 2 * len(losses)
     for k in sorted({run["K"] for run in runs}):
-        rows, counts = [], [0] * len(columns)
+        rows, counts = [], [0] * 2 * len(losses)
         for dataset in datasets:
-            cells = [stats[m[0]].get((dataset, k, loss)) for loss, m in columns]
-            if all(c is None for c in cells):
+            times, accs = ([stats.get((dataset, k, loss)) for loss in losses] for stats in (time, acc))
+            if not any(times + accs):
                 continue
-            bold = [False] * len(columns)
-            for metric in (TIME, ACC):
-                idx = [i for i, (_, m) in enumerate(columns) if m is metric]
-                for i, b in zip(idx, best([cells[i] for i in idx], metric[1], metric[2])):
-                    bold[i] = b
-            counts = [c + b for c, b in zip(counts, bold)]
-            row = [dataset] + [_cell(c, m[1], b) for c, (_, m), b in zip(cells, columns, bold)]
-            rows.append(row + ([_speedup(stats["pretrain_time_s"], dataset, k)] if with_speedup else []))
+            (time_cells, time_best), (acc_cells, acc_best) = bold_best(times, TIME), bold_best(accs, ACC)
+            cells = [c for pair in zip(time_cells, acc_cells) for c in pair]
+            counts = [n + f for n, f in zip(counts, (f for pair in zip(time_best, acc_best) for f in pair))]
+            rows.append([dataset] + cells + ([_speedup(time, dataset, k)] if with_speedup else []))
         total = [t + c for t, c in zip(total, counts)]
         rows.append(["# of best"] + [str(c) for c in counts] + ([""] if with_speedup else []))
         blocks.append(f"### K = {k}\n\n" + markdown_table(header, rows))
@@ -199,15 +208,14 @@ def baseline_table(runs: list[dict], baselines: list[dict], k: int) -> str:
     rows, counts = [], [0] * len(columns)
     for dataset in datasets:
         cells = [stats.get((dataset, c)) for c in columns]
-        first = best(cells, 3, higher=True)
-        second = best([None if f else c for c, f in zip(cells, first)], 3, higher=True)
+        first = best(cells, ACC)
+        second = best([None if f else c for c, f in zip(cells, first)], ACC)
         counts = [n + f for n, f in zip(counts, first)]
         rows.append([dataset] + [
             f"<u>{_cell(c, 3)}</u>" if s and not f else _cell(c, 3, f) for c, f, s in zip(cells, first, second)])
-    averages = [Stat.of([stats[(d, c)].mean for d in datasets]) if all((d, c) in stats for d in datasets)
-                else None for c in columns]  # only over columns with every dataset
-    averages = [a and Stat(a.mean, None, a.n) for a in averages]
-    rows.append(["Average"] + [_cell(a, 3, b) for a, b in zip(averages, best(averages, 3, higher=True))])
+    averages = [Stat(statistics.fmean(stats[(d, c)].mean for d in datasets), None, len(datasets))
+                if all((d, c) in stats for d in datasets) else None for c in columns]  # columns with every dataset
+    rows.append(["Average"] + bold_best(averages, ACC)[0])
     rows.append(["# of best"] + [str(c) for c in counts])
     return f"### Accuracy, K = {k}\n\n" + markdown_table(["dataset"] + columns, rows)
 
@@ -224,8 +232,7 @@ def scaling_table(runs: list[dict], axis: str) -> str:
     time = aggregate(runs, (axis, "loss"), "pretrain_time_s")
     rows = []
     for value in sorted({run[axis] for run in runs}):
-        cells = [time.get((value, loss)) for loss in losses]
-        row = [str(value)] + [_cell(c, 2, b) for c, b in zip(cells, best(cells, 2, higher=False))]
+        row = [str(value)] + bold_best([time.get((value, loss)) for loss in losses], TIME)[0]
         rows.append(row + ([_speedup(time, value)] if {"hier", "iars"} <= set(losses) else []))
     header = [SCALING_AXES[axis]] + [f"{loss} time (s)" for loss in losses]
     header += ["speed-up hier/iars"] if {"hier", "iars"} <= set(losses) else []
@@ -252,14 +259,14 @@ def scatter_figure(runs: list[dict], x: str = "hier", y: str = "iars") -> Figure
     """Fig. 5: per dataset and K, the mean time and accuracy of ``x`` (abscissa) against
     ``y`` (ordinate); the shaded side is where ``y`` is better."""
     fig = Figure(figsize=(10, 4.6), layout="constrained")
-    for ax, (key, _, higher), title in zip(fig.subplots(1, 2), (TIME, ACC), ("pretraining time (s)", "test accuracy")):
-        stats = aggregate(runs, ("dataset", "K", "loss"), key)
+    for ax, metric, title in zip(fig.subplots(1, 2), (TIME, ACC), ("pretraining time (s)", "test accuracy")):
+        stats = aggregate(runs, ("dataset", "K", "loss"), metric.key)
         for k in sorted({run["K"] for run in runs}):
             pairs = [(stats[(d, k, x)].mean, stats[(d, k, y)].mean) for d in _datasets(runs)
                      if (d, k, x) in stats and (d, k, y) in stats]
             if pairs:
                 ax.scatter(*zip(*pairs), label=f"K = {k}", s=30)
-        _diagonal(ax, [s.mean for (_, _, loss), s in stats.items() if loss in (x, y)], "above" if higher else "below")
+        _diagonal(ax, [s.mean for (_, _, loss), s in stats.items() if loss in (x, y)], "above" if metric.higher else "below")
         ax.set(xlabel=f"{x}", ylabel=f"{y}", title=title)
         ax.legend(fontsize=8)
     return fig

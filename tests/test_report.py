@@ -7,6 +7,8 @@ import report as report_script
 
 from iars.errors import ReportError
 from iars.report import (
+    ACC,
+    TIME,
     Stat,
     baseline_table,
     best,
@@ -47,9 +49,9 @@ def test_stat_is_mean_and_sample_std_over_seeds():
 
 
 def test_best_marks_ties_on_the_shown_value_and_skips_missing():
-    assert best([Stat.of([0.8]), None, Stat.of([0.8004])], 3, higher=True) == [True, False, True]
-    assert best([Stat.of([2.0]), Stat.of([1.0])], 2, higher=False) == [False, True]
-    assert best([None, None], 2, higher=False) == [False, False]
+    assert best([Stat.of([0.8]), None, Stat.of([0.8004])], ACC) == [True, False, True]
+    assert best([Stat.of([2.0]), Stat.of([1.0])], TIME) == [False, True]
+    assert best([None, None], TIME) == [False, False]
 
 
 def test_comparison_table_has_the_papers_shape():
