@@ -1,5 +1,10 @@
+import os
 import sys
 from pathlib import Path
+
+# Idle OpenMP threads (numba's pool, started by aeon's distances) otherwise spin and starve the
+# main thread on small machines: the t-SNE after a DTW test took 20-80 s instead of 2 s.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 from hydra import compose, initialize_config_dir
