@@ -3,28 +3,112 @@
 All functions take the overlapping parts of the two views' representations,
 ``z1`` and ``z2`` of shape B×T×K (same timestamps at the same positions), and
 return a scalar tensor. Similarities are raw dot products.
+
+Each contrast is an InfoNCE over groups of M = 2n vectors (both views), every
+vector against the other M−1, its positive the same item in the other view:
+
+    loss = mean_i [ log Σ_{j≠i} exp(z_i·z_j) − z_i·z_pos(i) ]
+
+The positives need no similarity matrix: Σ_i z_i·z_pos(i) = 2 Σ z1·z2. The
+log-sum-exp term is one autograd function that walks the symmetric M×M
+similarities in square blocks of ``block`` rows, each block pair once: the
+forward pass keeps a running max and sum per row (online log-sum-exp), the
+backward pass recomputes each block and adds both of its softmax gradients, so
+no M×M matrix is ever held (memory grows like M·block) and the similarity
+products cost half of a full matrix each way. Groups of at most ``block`` rows
+are one block whose similarities are kept for backward. The log-sum-exp runs in
+at least float32: under bf16 autocast the products are bf16, their softmax float32.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
+BLOCK = 512
+"""Default block size (rows) of the temporal loss's similarities; ``None`` = one block."""
 
-def _contrast(z: torch.Tensor) -> torch.Tensor:
-    """Mean InfoNCE over groups of 2n vectors whose positives are i <-> i+n.
 
-    z: G×2n×K (G independent groups). Each vector is contrasted against the
-    other 2n−1 of its group (self-similarity excluded); its positive is the
-    vector n places away, i.e. the same item in the other view.
-    """
-    n = z.size(1) // 2
-    sim = z @ z.transpose(1, 2)  # G×2n×2n
-    eye = torch.eye(2 * n, dtype=torch.bool, device=z.device)
-    logits = sim.masked_fill(eye, float("-inf"))
-    log_prob = F.log_softmax(logits, dim=-1)
-    idx = torch.arange(2 * n, device=z.device)
-    positive = (idx + n) % (2 * n)
-    return -log_prob[:, idx, positive].mean()
+EXP_FLOOR = -80.0
+"""Exponents below this are raised to it: their terms (< 2e-35 of the row's largest, which
+is 1) vanish in float32 anyway, and exp's subnormal results are several times slower on CPUs."""
+
+
+def _similarities(zi: torch.Tensor, zj: torch.Tensor, diagonal: bool) -> torch.Tensor:
+    """zi·zjᵀ (G×bi×bj) in at least float32; -inf on the diagonal of a diagonal block."""
+    sim = (zi @ zj.transpose(1, 2)).to(torch.promote_types(zi.dtype, torch.float32))
+    if diagonal:
+        sim.diagonal(dim1=1, dim2=2).fill_(float("-inf"))
+    return sim
+
+
+def _exp(x: torch.Tensor, diagonal: bool) -> torch.Tensor:
+    """exp of the new tensor x (G×bi×bj) in place, exponents floored at EXP_FLOOR, and the
+    diagonal of a diagonal block (self-similarity, excluded) set to 0."""
+    x = x.clamp_(min=EXP_FLOOR).exp_()
+    if diagonal:
+        x.diagonal(dim1=1, dim2=2).zero_()
+    return x
+
+
+def _accumulate(peak: torch.Tensor, total: torch.Tensor, sim: torch.Tensor, dim: int, diagonal: bool) -> None:
+    """Online log-sum-exp: fold ``sim`` reduced over ``dim`` into the running max ``peak``
+    and running sum ``total`` = Σ exp(s − peak) (both changed in place)."""
+    new_peak = torch.maximum(peak, sim.amax(dim))
+    total.mul_((peak - new_peak).exp_()).add_(_exp(sim - new_peak.unsqueeze(dim), diagonal).sum(dim))
+    peak.copy_(new_peak)
+
+
+def _blocks(M: int, block: int | None) -> list[slice]:
+    size = M if block is None else block
+    return [slice(start, min(start + size, M)) for start in range(0, M, size)]
+
+
+class _OffDiagonalLogSumExp(torch.autograd.Function):
+    """Σ_g Σ_i log Σ_{j≠i} exp(z_gi·z_gj) for z: G×M×K, as a scalar (at least float32)."""
+
+    @staticmethod
+    def forward(ctx, z, block):
+        G, M, _ = z.shape
+        dtype = torch.promote_types(z.dtype, torch.float32)
+        peak = z.new_full((G, M), torch.finfo(dtype).min, dtype=dtype)
+        total = z.new_zeros((G, M), dtype=dtype)
+        blocks = _blocks(M, block)
+        for i, bi in enumerate(blocks):
+            for bj in blocks[i:]:
+                sim = _similarities(z[:, bi], z[:, bj], bi == bj)
+                _accumulate(peak[:, bi], total[:, bi], sim, 2, bi == bj)  # rows bi against columns bj
+                if bi != bj:
+                    _accumulate(peak[:, bj], total[:, bj], sim, 1, False)  # and rows bj against bi
+        lse = peak + total.log()
+        ctx.block = block
+        ctx.save_for_backward(z, lse, sim if len(blocks) == 1 else None)
+        return lse.sum()
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        # d/dz_k Σ_i lse_i = Σ_j (P_kj + P_jk) z_j, P the row softmax (zero diagonal);
+        # by symmetry of the similarities, P_jk = exp(s_kj − lse_j).
+        z, lse, kept = ctx.saved_tensors
+        grad = torch.zeros_like(z, dtype=lse.dtype)
+        blocks = _blocks(z.size(1), ctx.block)
+        for i, bi in enumerate(blocks):
+            for bj in blocks[i:]:
+                diagonal = bi == bj
+                sim = kept if kept is not None else _similarities(z[:, bi], z[:, bj], diagonal)
+                weight = _exp(sim - lse[:, bi, None], diagonal) + _exp(sim - lse[:, None, bj], diagonal)
+                weight = weight.to(z.dtype)
+                grad[:, bi] += weight @ z[:, bj]
+                if not diagonal:
+                    grad[:, bj] += weight.transpose(1, 2) @ z[:, bi]
+        return (grad * grad_out).to(z.dtype), None
+
+
+def _contrast(z1: torch.Tensor, z2: torch.Tensor, z: torch.Tensor, block: int | None) -> torch.Tensor:
+    """Mean InfoNCE over the groups of z (G×2n×K, the two views z1, z2 stacked); the
+    positive pairs are exactly the pairs (z1, z2) at the same index."""
+    dtype = torch.promote_types(z.dtype, torch.float32)
+    positives = 2 * (z1.to(dtype) * z2.to(dtype)).sum()
+    return (_OffDiagonalLogSumExp.apply(z, block) - positives) / (z.size(0) * z.size(1))
 
 
 def instance_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
@@ -34,19 +118,22 @@ def instance_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tenso
     """
     if z1.size(0) == 1:
         return z1.new_zeros(())
-    z = torch.cat([z1, z2], dim=0).transpose(0, 1)  # T×2B×K
-    return _contrast(z)
+    z = torch.cat([z1, z2], dim=0).transpose(0, 1).contiguous()  # T×2B×K
+    return _contrast(z1, z2, z, None)
 
 
-def temporal_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+def temporal_contrastive_loss(
+    z1: torch.Tensor, z2: torch.Tensor, block: int | None = BLOCK
+) -> torch.Tensor:
     """Within each series, each timestamp's vector against the other 2T−1 of both views.
 
     z1, z2: B×T×K. The positive is the same timestamp in the other view. 0 when T = 1.
+    With 2T > ``block`` the 2T×2T similarities are processed in block×block tiles
+    (extra memory B·block² at a time); ``None``: one block.
     """
     if z1.size(1) == 1:
         return z1.new_zeros(())
-    z = torch.cat([z1, z2], dim=1)  # B×2T×K
-    return _contrast(z)
+    return _contrast(z1, z2, torch.cat([z1, z2], dim=1), block)
 
 
 def downsample(z: torch.Tensor, pool: str = "max") -> torch.Tensor:
@@ -61,16 +148,17 @@ def num_levels(length: int) -> int:
 
 
 def level_loss(
-    z1: torch.Tensor, z2: torch.Tensor, alpha: float = 0.5, temporal: bool = True
+    z1: torch.Tensor, z2: torch.Tensor, alpha: float = 0.5, temporal: bool = True, block: int | None = BLOCK
 ) -> torch.Tensor:
     """L_d = α·instance + (1−α)·temporal at one resolution (z1, z2: B×T×K).
 
     At the final length-1 level (or when ``temporal`` is off, below
-    ``temporal_unit``) only the instance term counts.
+    ``temporal_unit``) only the instance term counts. ``block``: see
+    :func:`temporal_contrastive_loss`.
     """
     loss = alpha * instance_contrastive_loss(z1, z2) if alpha != 0 else z1.new_zeros(())
     if temporal and z1.size(1) > 1 and alpha != 1:
-        loss = loss + (1 - alpha) * temporal_contrastive_loss(z1, z2)
+        loss = loss + (1 - alpha) * temporal_contrastive_loss(z1, z2, block)
     return loss
 
 
@@ -80,6 +168,7 @@ def level_losses(
     alpha: float = 0.5,
     temporal_unit: int = 0,
     pool: str = "max",
+    block: int | None = BLOCK,
 ) -> list[torch.Tensor]:
     """Per-level losses [L_0, L_1, …], finest (full length) to coarsest (length 1).
 
@@ -90,7 +179,7 @@ def level_losses(
     losses = []
     d = 0
     while True:
-        losses.append(level_loss(z1, z2, alpha, temporal=d >= temporal_unit))
+        losses.append(level_loss(z1, z2, alpha, temporal=d >= temporal_unit, block=block))
         if z1.size(1) <= 1:
             return losses
         z1, z2 = downsample(z1, pool), downsample(z2, pool)
@@ -103,6 +192,7 @@ def hierarchical_loss(
     alpha: float = 0.5,
     temporal_unit: int = 0,
     pool: str = "max",
+    block: int | None = BLOCK,
 ) -> torch.Tensor:
     """TS2Vec's hierarchical contrastive loss: the mean of the per-level losses."""
-    return torch.stack(level_losses(z1, z2, alpha, temporal_unit, pool)).mean()
+    return torch.stack(level_losses(z1, z2, alpha, temporal_unit, pool, block)).mean()

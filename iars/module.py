@@ -8,7 +8,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from iars.augment import Crop, crop_views, sample_crop
 from iars.errors import ConfigError
-from iars.losses import downsample, hierarchical_loss, level_loss, level_losses, num_levels
+from iars.losses import BLOCK, downsample, hierarchical_loss, level_loss, level_losses, num_levels
 from iars.selection import level_of_resolution, resolution_of_level
 
 LOSS_MODES = ("hier", "iars", "random", "fixed")
@@ -44,6 +44,8 @@ class ContrastivePretrainer(pl.LightningModule):
         temporal_unit: first level (pooling depth) that uses the temporal term; also
             sets the minimum crop length 2^(temporal_unit+1).
         pool: ``max`` (TS2Vec) or ``avg`` (the paper's text) between levels.
+        block: rows per similarity block of the temporal loss (memory grows like
+            2T·block instead of (2T)²); ``None``: one block (:mod:`iars.losses`).
         scoring: how per-resolution losses are measured for selection.
         level: the resolution of ``mode="fixed"``; negative counts from the finest
             (-1: the finest resolution of ``max_length``).
@@ -62,6 +64,7 @@ class ContrastivePretrainer(pl.LightningModule):
         alpha: float = 0.5,
         temporal_unit: int = 0,
         pool: str = "max",
+        block: int | None = BLOCK,
         scoring: str = "running",
         level: int | None = None,
         granularity: str = "epoch",
@@ -76,6 +79,8 @@ class ContrastivePretrainer(pl.LightningModule):
             raise ConfigError(f"loss.pool={pool!r}: choose max or avg")
         if not 0.0 <= alpha <= 1.0:
             raise ConfigError(f"loss.alpha={alpha} must lie in [0, 1]")
+        if block is not None and (not isinstance(block, int) or block < 1):
+            raise ConfigError(f"loss.block={block!r}: give a positive number of rows, or null for one block")
         if scoring not in SCORINGS:
             raise ConfigError(f"loss.scoring={scoring!r}: choose one of {', '.join(SCORINGS)}")
         if granularity not in ("epoch", "step"):
@@ -93,6 +98,7 @@ class ContrastivePretrainer(pl.LightningModule):
         self.alpha = alpha
         self.temporal_unit = temporal_unit
         self.pool = pool
+        self.block = block
         self.scoring = scoring
         self.granularity = granularity
         self.lr = lr
@@ -112,12 +118,12 @@ class ContrastivePretrainer(pl.LightningModule):
         return self.encoder(v1)[:, -crop.length :], self.encoder(v2)[:, : crop.length]
 
     def _level_losses(self, z1, z2) -> list[torch.Tensor]:
-        return level_losses(z1, z2, self.alpha, self.temporal_unit, self.pool)
+        return level_losses(z1, z2, self.alpha, self.temporal_unit, self.pool, self.block)
 
     def _single_level_loss(self, z1, z2, depth: int) -> torch.Tensor:
         for _ in range(depth):
             z1, z2 = downsample(z1, self.pool), downsample(z2, self.pool)
-        return level_loss(z1, z2, self.alpha, temporal=depth >= self.temporal_unit)
+        return level_loss(z1, z2, self.alpha, temporal=depth >= self.temporal_unit, block=self.block)
 
     def _resolution_to_train(self, n_levels: int) -> int:
         if self.mode == "random" and self.granularity == "step":
@@ -130,7 +136,7 @@ class ContrastivePretrainer(pl.LightningModule):
         z1, z2 = self.views(batch[0])
         n_levels = num_levels(z1.size(1))
         if self.mode == "hier":
-            loss = hierarchical_loss(z1, z2, self.alpha, self.temporal_unit, self.pool)
+            loss = hierarchical_loss(z1, z2, self.alpha, self.temporal_unit, self.pool, self.block)
         else:
             depth = level_of_resolution(self._resolution_to_train(n_levels), n_levels)
             loss = self._single_level_loss(z1, z2, depth)

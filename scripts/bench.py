@@ -1,7 +1,9 @@
-"""Pretraining speed of the loss modes, measured in one process.
+"""Speed of the loss modes' pretraining, and of the losses themselves, measured in one process.
 
     python scripts/bench.py dataset=stand_walk_jump dataset.data_dir=../shared/data/UEA --K 320 64
     python scripts/bench.py dataset=synthetic dataset.length=3000 dataset.n_train=16 --steps 8
+    python scripts/bench.py --losses                      # T 500..3000, B 8, K 64 and 320
+    python scripts/bench.py --losses --device cuda
 
 Each variant (loss mode) pretrains for the same number of steps on the same data and
 seed through the real training loop (selection callback and probe included); variants
@@ -10,23 +12,34 @@ step (fit-loop seconds / steps, what a run pays, probe included) and the median 
 then the ratios hier/iars (the speed-up) and iars/floor, where ``floor`` is the same
 encoder forward/backward on the same views with a trivial loss. Hydra overrides after
 the options select the dataset, encoder and anything else.
+
+``--losses`` times one level's loss (instance + temporal, the full-resolution level,
+where the cost is) forward and backward on random B×T×K views: the straightforward
+formulation (``tests/reference.py``: a full similarity matrix, a masked copy,
+log-softmax, gather) against iars's, alternating in one process, and each variant's
+peak memory in a fresh subprocess (max RSS on CPU, ``torch.cuda.max_memory_allocated``
+on GPU), counted from just before the loss.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from train import build
+import torch
 
+from iars import losses
 from iars.module import ContrastivePretrainer
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
 VARIANTS = {
     "hier": ["loss=hier"],
     "iars": ["loss=iars"],
@@ -49,6 +62,9 @@ class EncoderFloor(ContrastivePretrainer):
 
 def run_variant(name: str, overrides: list[str], steps: int) -> dict:
     """Pretrain one variant for ``steps`` steps; its seconds per step."""
+    from hydra import compose, initialize_config_dir
+    from train import build
+
     with tempfile.TemporaryDirectory() as tmp, initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=[
             f"output_dir={tmp}", *overrides, *VARIANTS[name], f"trainer.max_steps={steps}",
@@ -89,6 +105,107 @@ def table(results: dict, title: str) -> str:
     return "\n".join(lines + ["", "Ratios of s/step: " + ", ".join(ratios), ""])
 
 
+# -- losses -------------------------------------------------------------------------
+
+def _reference_level_loss(z1, z2):
+    sys.path.insert(0, str(REPO / "tests"))
+    import reference
+
+    return 0.5 * reference.dense_instance_loss(z1, z2) + 0.5 * reference.dense_temporal_loss(z1, z2)
+
+
+LOSS_VARIANTS = {
+    "reference": _reference_level_loss,
+    "iars": losses.level_loss,
+    "iars-one-block": lambda z1, z2: losses.level_loss(z1, z2, block=None),
+}
+
+
+def _views(T: int, K: int, B: int, device: str, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    z1, z2 = (torch.randn(B, T, K, generator=g).to(device).requires_grad_() for _ in range(2))
+    return z1, z2
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def loss_seconds(variant: str, z1, z2, autocast: bool = False) -> float:
+    """Wall-clock seconds of one forward + backward of ``variant`` on z1, z2 (B×T×K)."""
+    device = z1.device.type
+    _sync(device)
+    start = time.perf_counter()
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=autocast):
+        loss = LOSS_VARIANTS[variant](z1, z2)
+    loss.backward()
+    _sync(device)
+    z1.grad = z2.grad = None
+    return time.perf_counter() - start
+
+
+def loss_peak_mb(variant: str, T: int, K: int, B: int, device: str) -> float:
+    """Peak memory (MB) of one forward + backward of ``variant``, over what was held just
+    before it, measured in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-of", variant, str(T), str(K), str(B), device],
+        capture_output=True, text=True, check=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _memory_of(variant: str, T: int, K: int, B: int, device: str) -> None:
+    """(Subprocess) print the MB the loss adds at its peak."""
+    z1, z2 = _views(T, K, B, device)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        loss_seconds(variant, z1, z2)
+        print((torch.cuda.max_memory_allocated() - before) / 2**20)
+    else:  # resident now (statm, pages) vs the high-water mark after (ru_maxrss, KiB)
+        before = int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize()
+        loss_seconds(variant, z1, z2)
+        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before) / 2**20)
+
+
+def bench_losses(lengths, Ks, B: int, device: str, rounds: int, variants) -> dict:
+    """Per (T, K): each variant's median seconds (alternating over rounds) and peak MB."""
+    results = {}
+    for K in Ks:
+        for T in lengths:
+            z1, z2 = _views(T, K, B, device)
+            for name in variants:  # warm-up (allocator, kernels)
+                loss_seconds(name, z1, z2)
+            times = {name: [] for name in variants}
+            for r in range(rounds):
+                for name in variants[r % len(variants):] + variants[: r % len(variants)]:
+                    times[name].append(loss_seconds(name, z1, z2))
+            row = {name: {"seconds": statistics.median(t), "peak_mb": loss_peak_mb(name, T, K, B, device)}
+                   for name, t in times.items()}
+            if device.startswith("cuda"):
+                row["iars-bf16"] = {"seconds": statistics.median(
+                    loss_seconds("iars", z1, z2, autocast=True) for _ in range(rounds)), "peak_mb": None}
+            results[f"T={T},K={K}"] = row
+            print(loss_table({f"T={T},K={K}": row}, header=not len(results) > 1), flush=True)
+    return results
+
+
+def loss_table(results: dict, header: bool = True) -> str:
+    lines = ["| T | K | variant | fwd+bwd s | peak MB | reference / variant: time | memory |",
+             "|---|---|---|---|---|---|---|"] if header else []
+    for key, row in results.items():
+        T, K = (part.split("=")[1] for part in key.split(","))
+        ref = row.get("reference")
+        for name, r in row.items():
+            mem = "–" if r["peak_mb"] is None else f"{r['peak_mb']:.0f}"
+            speed = f"{ref['seconds'] / r['seconds']:.2f}×" if ref else "–"
+            lean = f"{ref['peak_mb'] / r['peak_mb']:.1f}×" if ref and r["peak_mb"] else "–"
+            lines.append(f"| {T} | {K} | {name} | {r['seconds']:.3f} | {mem} | {speed} | {lean} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--K", type=int, nargs="+", default=[320, 64], help="embedding sizes")
@@ -97,9 +214,22 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--variants", nargs="+", default=["hier", "iars", "random", "floor"], choices=list(VARIANTS))
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--losses", action="store_true", help="time the losses themselves (see above)")
+    parser.add_argument("--T", type=int, nargs="+", default=[500, 1000, 2000, 3000], help="lengths (--losses)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (--losses)")
+    parser.add_argument("--loss-variants", nargs="+", default=list(LOSS_VARIANTS), choices=list(LOSS_VARIANTS))
+    parser.add_argument("--memory-of", nargs=5, help=argparse.SUPPRESS)
     argv = sys.argv[1:] if argv is None else argv
     overrides = [a for a in argv if "=" in a and not a.startswith("-")]  # Hydra overrides, anywhere
     args = parser.parse_args([a for a in argv if a not in overrides])
+    if args.memory_of:
+        variant, T, K, B, device = args.memory_of
+        return _memory_of(variant, int(T), int(K), int(B), device)
+    if args.losses:
+        report = bench_losses(args.T, args.K, args.batch_size, args.device, args.rounds, args.loss_variants)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2))
+        return
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     report = {}
     for K in args.K:

@@ -1,6 +1,13 @@
-"""Slow, obviously-correct formulations of the losses, written from the formulas
-(loops over timestamps and series, explicit softmax). Tests compare the fast code to these."""
+"""Slow, obviously-correct formulations of the losses. Tests compare the fast code to these.
+
+- loop formulation: written from the formulas, loops over timestamps and series and an
+  explicit softmax (small shapes only);
+- dense formulation: the straightforward tensor code (one full similarity matrix per
+  group, a masked copy, log-softmax, gather), as iars had it before its fused and blocked
+  losses; ``scripts/bench.py --losses`` times the library's losses against it.
+"""
 import torch
+import torch.nn.functional as F
 
 
 def _info_nce(vectors, anchor, positive):
@@ -57,3 +64,25 @@ def level_losses(z1, z2, alpha=0.5, temporal_unit=0, how="max"):
 
 def hierarchical_loss(z1, z2, alpha=0.5, temporal_unit=0, how="max"):
     return torch.stack(level_losses(z1, z2, alpha, temporal_unit, how)).mean()
+
+
+def _dense_contrast(z):
+    """Mean InfoNCE over groups z (G×2n×K) whose positives are i <-> i+n, self excluded."""
+    n = z.size(1) // 2
+    sim = z @ z.transpose(1, 2)  # G×2n×2n
+    eye = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    log_prob = F.log_softmax(sim.masked_fill(eye, float("-inf")), dim=-1)
+    idx = torch.arange(2 * n, device=z.device)
+    return -log_prob[:, idx, (idx + n) % (2 * n)].mean()
+
+
+def dense_instance_loss(z1, z2):
+    if z1.size(0) == 1:
+        return z1.new_zeros(())
+    return _dense_contrast(torch.cat([z1, z2], dim=0).transpose(0, 1))
+
+
+def dense_temporal_loss(z1, z2):
+    if z1.size(1) == 1:
+        return z1.new_zeros(())
+    return _dense_contrast(torch.cat([z1, z2], dim=1))
