@@ -54,6 +54,9 @@ class ContrastivePretrainer(pl.LightningModule):
         lr: AdamW learning rate.
         averaged: keep a running average of the encoder's weights (TS2Vec
             evaluates it); :attr:`eval_encoder` returns it.
+        compile_encoder: run the training encoder through ``torch.compile`` (the
+            weight average stays eager); pays a warm-up, and recompiles while crop
+            lengths vary, before it pays off.
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class ContrastivePretrainer(pl.LightningModule):
         seed: int = 0,
         lr: float = 1e-3,
         averaged: bool = True,
+        compile_encoder: bool = False,
     ):
         super().__init__()
         if mode not in LOSS_MODES:
@@ -104,6 +108,8 @@ class ContrastivePretrainer(pl.LightningModule):
         self.lr = lr
         self.train_level: int | None = level
         self.averaged = AveragedModel(encoder, use_buffers=True).requires_grad_(False) if averaged else None
+        if compile_encoder:
+            encoder.compile()  # in place: same parameters and state_dict keys
         self._generator = torch.Generator().manual_seed(seed)
         self._sums = self._counts = None
         self.save_hyperparameters(ignore=["encoder"])

@@ -69,7 +69,8 @@ def build(cfg: DictConfig, module_class=ContrastivePretrainer, logger=None) -> E
     loss = OmegaConf.to_container(cfg.loss, resolve=True)
     selection_cfg = loss.pop("selection", None)
     module = module_class(
-        encoder, max_length=datamodule.pretrain_X.shape[1], seed=cfg.seed, lr=cfg.lr, averaged=cfg.averaged, **loss
+        encoder, max_length=datamodule.pretrain_X.shape[1], seed=cfg.seed, lr=cfg.lr, averaged=cfg.averaged,
+        compile_encoder=cfg.compile, **loss,
     )
     clock = PretrainClock()
     selection = None

@@ -136,3 +136,24 @@ def test_cli_multirun_puts_every_run_under_the_sweep_dir_and_survives_bad_jobs(t
     assert not list(sweep.glob("[01]/metrics.json"))
     runs = sorted(sweep.glob("*/metrics.json"))
     assert [json.loads(p.read_text())["K"] for p in runs] == [4, 8]
+
+
+@pytest.mark.slow
+def test_compiled_encoder_trains_and_matches_eager(tmp_path):
+    """compile=true: a run goes end to end, and the compiled encoder computes what the eager
+    one does (eval mode: no random mask)."""
+    metrics = train_script.train(_cfg(tmp_path, *FAST, NO_LOGGER, "dataset=synthetic", "compile=true"))
+    _assert_run(metrics, tmp_path)
+    from iars.encoders import DilatedConvEncoder
+
+    torch.manual_seed(0)
+    enc = DilatedConvEncoder(in_channels=3, K=8, depth=2).eval()
+    x = torch.randn(2, 50, 3)
+    eager = enc(x)
+    enc.compile()
+    torch.testing.assert_close(enc(x), eager, rtol=1e-4, atol=1e-5)
+
+
+def test_bad_block_size_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match="loss.block=0"):
+        train_script.train(_cfg(tmp_path, *FAST, NO_LOGGER, "loss.block=0"))
