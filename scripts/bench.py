@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import resource
 import statistics
 import subprocess
 import sys
@@ -132,13 +131,21 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _loss_fn(variant: str):
+    """A variant by name; ``iars-block<N>`` is iars's loss with blocks of N rows."""
+    if variant.startswith("iars-block"):
+        block = int(variant.removeprefix("iars-block"))
+        return lambda z1, z2: losses.level_loss(z1, z2, block=block)
+    return LOSS_VARIANTS[variant]
+
+
 def loss_seconds(variant: str, z1, z2, autocast: bool = False) -> float:
     """Wall-clock seconds of one forward + backward of ``variant`` on z1, z2 (B×T×K)."""
     device = z1.device.type
     _sync(device)
     start = time.perf_counter()
     with torch.autocast(device, dtype=torch.bfloat16, enabled=autocast):
-        loss = LOSS_VARIANTS[variant](z1, z2)
+        loss = _loss_fn(variant)(z1, z2)
     loss.backward()
     _sync(device)
     z1.grad = z2.grad = None
@@ -164,10 +171,18 @@ def _memory_of(variant: str, T: int, K: int, B: int, device: str) -> None:
         before = torch.cuda.memory_allocated()
         loss_seconds(variant, z1, z2)
         print((torch.cuda.max_memory_allocated() - before) / 2**20)
-    else:  # resident now (statm, pages) vs the high-water mark after (ru_maxrss, KiB)
-        before = int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize()
+    else:  # this process's resident and peak resident memory (a fresh process: its own peak)
+        before = _status_kb("VmRSS")
         loss_seconds(variant, z1, z2)
-        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before) / 2**20)
+        print((_status_kb("VmHWM") - before) / 1024)
+
+
+def _status_kb(field: str) -> int:
+    """A memory figure of this process from /proc/self/status, in KiB (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status: peak memory on CPU needs Linux")
 
 
 def bench_losses(lengths, Ks, B: int, device: str, rounds: int, variants) -> dict:
@@ -217,7 +232,8 @@ def main(argv=None) -> None:
     parser.add_argument("--losses", action="store_true", help="time the losses themselves (see above)")
     parser.add_argument("--T", type=int, nargs="+", default=[500, 1000, 2000, 3000], help="lengths (--losses)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (--losses)")
-    parser.add_argument("--loss-variants", nargs="+", default=list(LOSS_VARIANTS), choices=list(LOSS_VARIANTS))
+    parser.add_argument("--loss-variants", nargs="+", default=list(LOSS_VARIANTS),
+                        help=f"{', '.join(LOSS_VARIANTS)} or iars-block<N> (--losses)")
     parser.add_argument("--memory-of", nargs=5, help=argparse.SUPPRESS)
     argv = sys.argv[1:] if argv is None else argv
     overrides = [a for a in argv if "=" in a and not a.startswith("-")]  # Hydra overrides, anywhere
