@@ -11,7 +11,7 @@ vector against the other M−1, its positive the same item in the other view:
 
 The positives need no similarity matrix: Σ_i z_i·z_pos(i) = 2 Σ z1·z2. The
 log-sum-exp term is one autograd function that walks the symmetric M×M
-similarities in square blocks of ``block`` rows, each block pair once: the
+similarities in square tiles of ``block`` rows, each pair of row blocks once: the
 forward pass keeps a running max and sum per row (online log-sum-exp), the
 backward pass recomputes each block and adds both of its softmax gradients, so
 no M×M matrix is ever held (memory grows like M·block) and the similarity
@@ -24,8 +24,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-BLOCK = 512
-"""Default block size (rows) of the temporal loss's similarities; ``None`` = one block."""
+BLOCK = {"cpu": 512, "cuda": 2048}
+"""Rows per tile for ``block="auto"``, by device type (others: cuda's). On CPU, 512-row tiles
+(8 MB at B = 8) stay cache-sized; on a GPU, tile loops are launch-bound, and 2048-row tiles
+ran as fast as one full matrix at a quarter of its memory (``scripts/bench.py --losses``)."""
 
 
 EXP_FLOOR = -80.0
@@ -63,6 +65,11 @@ def _blocks(M: int, block: int | None) -> list[slice]:
     return [slice(start, min(start + size, M)) for start in range(0, M, size)]
 
 
+def resolve_block(block: int | str | None, device: torch.device) -> int | None:
+    """Rows per tile: ``block``, or for ``"auto"`` the device's default (:data:`BLOCK`)."""
+    return BLOCK.get(device.type, BLOCK["cuda"]) if block == "auto" else block
+
+
 class _OffDiagonalLogSumExp(torch.autograd.Function):
     """Σ_g Σ_i log Σ_{j≠i} exp(z_gi·z_gj) for z: G×M×K, as a scalar (at least float32)."""
 
@@ -95,19 +102,20 @@ class _OffDiagonalLogSumExp(torch.autograd.Function):
             for bj in blocks[i:]:
                 diagonal = bi == bj
                 sim = kept if kept is not None else _similarities(z[:, bi], z[:, bj], diagonal)
-                weight = _exp(sim - lse[:, bi, None], diagonal) + _exp(sim - lse[:, None, bj], diagonal)
-                weight = weight.to(z.dtype)
+                weight = _exp(sim - lse[:, bi, None], diagonal)
+                weight = weight.add_(_exp(sim - lse[:, None, bj], diagonal)).to(z.dtype)
                 grad[:, bi] += weight @ z[:, bj]
                 if not diagonal:
                     grad[:, bj] += weight.transpose(1, 2) @ z[:, bi]
         return (grad * grad_out).to(z.dtype), None
 
 
-def _contrast(z1: torch.Tensor, z2: torch.Tensor, z: torch.Tensor, block: int | None) -> torch.Tensor:
+def _contrast(z1: torch.Tensor, z2: torch.Tensor, z: torch.Tensor, block: int | str | None) -> torch.Tensor:
     """Mean InfoNCE over the groups of z (G×2n×K, the two views z1, z2 stacked); the
     positive pairs are exactly the pairs (z1, z2) at the same index."""
     dtype = torch.promote_types(z.dtype, torch.float32)
     positives = 2 * (z1.to(dtype) * z2.to(dtype)).sum()
+    block = resolve_block(block, z.device)
     return (_OffDiagonalLogSumExp.apply(z, block) - positives) / (z.size(0) * z.size(1))
 
 
@@ -123,13 +131,14 @@ def instance_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tenso
 
 
 def temporal_contrastive_loss(
-    z1: torch.Tensor, z2: torch.Tensor, block: int | None = BLOCK
+    z1: torch.Tensor, z2: torch.Tensor, block: int | str | None = "auto"
 ) -> torch.Tensor:
     """Within each series, each timestamp's vector against the other 2T−1 of both views.
 
     z1, z2: B×T×K. The positive is the same timestamp in the other view. 0 when T = 1.
     With 2T > ``block`` the 2T×2T similarities are processed in block×block tiles
-    (extra memory B·block² at a time); ``None``: one block.
+    (extra memory B·block² at a time); ``"auto"``: the device's :data:`BLOCK`;
+    ``None``: one tile.
     """
     if z1.size(1) == 1:
         return z1.new_zeros(())
@@ -148,7 +157,7 @@ def num_levels(length: int) -> int:
 
 
 def level_loss(
-    z1: torch.Tensor, z2: torch.Tensor, alpha: float = 0.5, temporal: bool = True, block: int | None = BLOCK
+    z1: torch.Tensor, z2: torch.Tensor, alpha: float = 0.5, temporal: bool = True, block: int | str | None = "auto"
 ) -> torch.Tensor:
     """L_d = α·instance + (1−α)·temporal at one resolution (z1, z2: B×T×K).
 
@@ -168,7 +177,7 @@ def level_losses(
     alpha: float = 0.5,
     temporal_unit: int = 0,
     pool: str = "max",
-    block: int | None = BLOCK,
+    block: int | str | None = "auto",
 ) -> list[torch.Tensor]:
     """Per-level losses [L_0, L_1, …], finest (full length) to coarsest (length 1).
 
@@ -192,7 +201,7 @@ def hierarchical_loss(
     alpha: float = 0.5,
     temporal_unit: int = 0,
     pool: str = "max",
-    block: int | None = BLOCK,
+    block: int | str | None = "auto",
 ) -> torch.Tensor:
     """TS2Vec's hierarchical contrastive loss: the mean of the per-level losses."""
     return torch.stack(level_losses(z1, z2, alpha, temporal_unit, pool, block)).mean()

@@ -8,7 +8,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from iars.augment import Crop, crop_views, sample_crop
 from iars.errors import ConfigError
-from iars.losses import BLOCK, downsample, hierarchical_loss, level_loss, level_losses, num_levels
+from iars.losses import downsample, hierarchical_loss, level_loss, level_losses, num_levels
 from iars.selection import level_of_resolution, resolution_of_level
 
 LOSS_MODES = ("hier", "iars", "random", "fixed")
@@ -44,8 +44,9 @@ class ContrastivePretrainer(pl.LightningModule):
         temporal_unit: first level (pooling depth) that uses the temporal term; also
             sets the minimum crop length 2^(temporal_unit+1).
         pool: ``max`` (TS2Vec) or ``avg`` (the paper's text) between levels.
-        block: rows per similarity block of the temporal loss (memory grows like
-            2T·block instead of (2T)²); ``None``: one block (:mod:`iars.losses`).
+        block: rows per similarity tile of the temporal loss (extra memory B·block²
+            instead of B·(2T)²); ``"auto"``: 512 on CPU, 2048 on GPU; ``None``: one
+            tile (:mod:`iars.losses`).
         scoring: how per-resolution losses are measured for selection.
         level: the resolution of ``mode="fixed"``; negative counts from the finest
             (-1: the finest resolution of ``max_length``).
@@ -67,7 +68,7 @@ class ContrastivePretrainer(pl.LightningModule):
         alpha: float = 0.5,
         temporal_unit: int = 0,
         pool: str = "max",
-        block: int | None = BLOCK,
+        block: int | str | None = "auto",
         scoring: str = "running",
         level: int | None = None,
         granularity: str = "epoch",
@@ -83,8 +84,8 @@ class ContrastivePretrainer(pl.LightningModule):
             raise ConfigError(f"loss.pool={pool!r}: choose max or avg")
         if not 0.0 <= alpha <= 1.0:
             raise ConfigError(f"loss.alpha={alpha} must lie in [0, 1]")
-        if block is not None and (not isinstance(block, int) or block < 1):
-            raise ConfigError(f"loss.block={block!r}: give a positive number of rows, or null for one block")
+        if block not in ("auto", None) and (not isinstance(block, int) or block < 1):
+            raise ConfigError(f"loss.block={block!r}: give a positive number of rows, auto, or null for one tile")
         if scoring not in SCORINGS:
             raise ConfigError(f"loss.scoring={scoring!r}: choose one of {', '.join(SCORINGS)}")
         if granularity not in ("epoch", "step"):

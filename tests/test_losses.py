@@ -166,3 +166,10 @@ def test_bf16_autocast_keeps_the_log_sum_exp_in_float32():
     torch.testing.assert_close(mixed, exact, rtol=2e-2, atol=0)
     grad = torch.autograd.grad(mixed, z1)[0]
     torch.testing.assert_close(grad, torch.autograd.grad(exact, z1)[0], rtol=0.1, atol=0.05 * float(grad.abs().max()))
+
+
+def test_auto_block_is_chosen_by_device():
+    assert losses.resolve_block("auto", torch.device("cpu")) == losses.BLOCK["cpu"]
+    assert losses.resolve_block("auto", torch.device("cuda")) == losses.BLOCK["cuda"]
+    assert losses.resolve_block(None, torch.device("cpu")) is None
+    assert losses.resolve_block(7, torch.device("cpu")) == 7
