@@ -88,7 +88,7 @@ def _random_cases(n, seed=0):
     cases = [(1, 1, 3, 512), (1, 37, 5, 8), (6, 1, 4, 2), (3, 64, 16, 16), (2, 65, 16, 16)]
     for _ in range(n):
         B, T, K = (int(torch.randint(lo, hi, (), generator=g)) for lo, hi in ((1, 7), (1, 130), (1, 40)))
-        block = [None, 1, 5, 16, 33, 512][int(torch.randint(6, (), generator=g))]
+        block = [None, 2, 5, 16, 33, 512][int(torch.randint(6, (), generator=g))]  # block=1: the formula tests
         cases.append((B, T, K, block))
     return cases
 
