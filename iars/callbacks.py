@@ -175,7 +175,7 @@ class ResolutionSelection(pl.Callback):
         if not np.isnan(losses).all():
             self.selector.observe(losses)
         probs = self.selector.probabilities
-        nxt = self._choose(trainer, pl_module)
+        self._choose(trainer, pl_module)
         self.history.append({
             "epoch": trainer.current_epoch,
             "level": trained,

@@ -35,9 +35,14 @@ EXP_FLOOR = -80.0
 is 1) vanish in float32 anyway, and exp's subnormal results are several times slower on CPUs."""
 
 
+def _wide(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the log-sum-exp runs in: ``dtype``, at least float32."""
+    return torch.promote_types(dtype, torch.float32)
+
+
 def _similarities(zi: torch.Tensor, zj: torch.Tensor, diagonal: bool) -> torch.Tensor:
     """zi·zjᵀ (G×bi×bj) in at least float32; -inf on the diagonal of a diagonal block."""
-    sim = (zi @ zj.transpose(1, 2)).to(torch.promote_types(zi.dtype, torch.float32))
+    sim = (zi @ zj.transpose(1, 2)).to(_wide(zi.dtype))
     if diagonal:
         sim.diagonal(dim1=1, dim2=2).fill_(float("-inf"))
     return sim
@@ -76,7 +81,7 @@ class _OffDiagonalLogSumExp(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z, block):
         G, M, _ = z.shape
-        dtype = torch.promote_types(z.dtype, torch.float32)
+        dtype = _wide(z.dtype)
         peak = z.new_full((G, M), torch.finfo(dtype).min, dtype=dtype)
         total = z.new_zeros((G, M), dtype=dtype)
         blocks = _blocks(M, block)
@@ -113,7 +118,7 @@ class _OffDiagonalLogSumExp(torch.autograd.Function):
 def _contrast(z1: torch.Tensor, z2: torch.Tensor, z: torch.Tensor, block: int | str | None) -> torch.Tensor:
     """Mean InfoNCE over the groups of z (G×2n×K, the two views z1, z2 stacked); the
     positive pairs are exactly the pairs (z1, z2) at the same index."""
-    dtype = torch.promote_types(z.dtype, torch.float32)
+    dtype = _wide(z.dtype)
     positives = 2 * (z1.to(dtype) * z2.to(dtype)).sum()
     block = resolve_block(block, z.device)
     return (_OffDiagonalLogSumExp.apply(z, block) - positives) / (z.size(0) * z.size(1))

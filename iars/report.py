@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from iars.errors import ReportError
-from iars.runs import EMBEDDINGS_FILE, METRICS_FILE
+from iars.runs import EMBEDDINGS_FILE, METRICS_FILE, read_metrics
 
 BASELINES = "baselines"  # the ``loss`` of a scripts/baselines.py record
 LOSS_ORDER = ("hier", "iars", "random")
@@ -44,7 +44,7 @@ def load_runs(dirs: list[str | Path]) -> tuple[list[dict], list[Path]]:
             raise ReportError(f"no {METRICS_FILE} under {root}: is this a sweep dir, and did any run finish?")
         for path in found:
             try:
-                runs.append({**json.loads(path.read_text()), "run_dir": str(path.parent)})
+                runs.append({**read_metrics(path.parent), "run_dir": str(path.parent)})
             except (OSError, json.JSONDecodeError) as exc:
                 raise ReportError(f"{path} is not a readable run record ({exc})") from exc
         missing += [d.parent for d in sorted(root.rglob(".hydra")) if not (d.parent / METRICS_FILE).exists()]
@@ -230,12 +230,13 @@ def scaling_table(runs: list[dict], axis: str) -> str:
     """Tables IV and V: pretraining time per loss against ``axis``, fastest in bold."""
     losses = _ordered(map(loss_label, runs))
     time = aggregate(runs, (axis, "loss"), "pretrain_time_s")
+    with_speedup = {"hier", "iars"} <= set(losses)
     rows = []
     for value in sorted({run[axis] for run in runs}):
         row = [str(value)] + bold_best([time.get((value, loss)) for loss in losses], TIME)[0]
-        rows.append(row + ([_speedup(time, value)] if {"hier", "iars"} <= set(losses) else []))
+        rows.append(row + ([_speedup(time, value)] if with_speedup else []))
     header = [SCALING_AXES[axis]] + [f"{loss} time (s)" for loss in losses]
-    header += ["speed-up hier/iars"] if {"hier", "iars"} <= set(losses) else []
+    header += ["speed-up hier/iars"] if with_speedup else []
     return f"### Pretraining time against {SCALING_AXES[axis]}\n\n" + markdown_table(header, rows)
 
 

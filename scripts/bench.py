@@ -39,6 +39,8 @@ from iars.module import ContrastivePretrainer
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
+sys.path.insert(0, str(REPO / "tests"))
+import reference  # noqa: E402  (the straightforward losses: tests/reference.py)
 VARIANTS = {
     "hier": ["loss=hier"],
     "iars": ["loss=iars"],
@@ -57,6 +59,11 @@ class EncoderFloor(ContrastivePretrainer):
     def training_step(self, batch, batch_idx):
         z1, z2 = self.views(batch[0])
         return z1.mean() + z2.mean()
+
+
+def _rotated(variants: list[str], r: int) -> list[str]:
+    """Round ``r``'s order: the variants rotated by r, so that none always runs first."""
+    return variants[r % len(variants):] + variants[: r % len(variants)]
 
 
 def run_variant(name: str, overrides: list[str], steps: int) -> dict:
@@ -83,8 +90,7 @@ def bench(overrides: list[str], variants: list[str], steps: int, rounds: int) ->
     """Alternate the variants ``rounds`` times; per variant the median over rounds."""
     samples: dict[str, list[dict]] = {v: [] for v in variants}
     for r in range(rounds):
-        order = variants[r % len(variants):] + variants[: r % len(variants)]
-        for name in order:
+        for name in _rotated(variants, r):
             samples[name].append(run_variant(name, overrides, steps))
             print(f"  round {r + 1} {name:16s} {samples[name][-1]['per_step']:.3f} s/step", flush=True)
     return {
@@ -107,9 +113,6 @@ def table(results: dict, title: str) -> str:
 # -- losses -------------------------------------------------------------------------
 
 def _reference_level_loss(z1, z2):
-    sys.path.insert(0, str(REPO / "tests"))
-    import reference
-
     return 0.5 * reference.dense_instance_loss(z1, z2) + 0.5 * reference.dense_temporal_loss(z1, z2)
 
 
@@ -195,7 +198,7 @@ def bench_losses(lengths, Ks, B: int, device: str, rounds: int, variants) -> dic
                 loss_seconds(name, z1, z2)
             times = {name: [] for name in variants}
             for r in range(rounds):
-                for name in variants[r % len(variants):] + variants[: r % len(variants)]:
+                for name in _rotated(variants, r):
                     times[name].append(loss_seconds(name, z1, z2))
             row = {name: {"seconds": statistics.median(t), "peak_mb": loss_peak_mb(name, T, K, B, device)}
                    for name, t in times.items()}
@@ -221,6 +224,22 @@ def loss_table(results: dict, header: bool = True) -> str:
     return "\n".join(lines)
 
 
+def bench_training(overrides: list[str], args) -> dict:
+    """Per K: the training-loop bench of ``args.variants`` (:func:`bench`), printed as tables."""
+    logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
+    report = {}
+    for K in args.K:
+        run_overrides = [*overrides, f"model.K={K}", f"dataset.batch_size={args.batch_size}"]
+        print(f"K={K}: {' '.join(run_overrides)}", flush=True)
+        results = bench(run_overrides, args.variants, args.steps, args.rounds)
+        length = int(results[args.variants[0]]["length"])
+        title = (f"{' '.join(overrides) or 'default dataset'} (T={length}), K={K}, B={args.batch_size}, "
+                 f"{args.steps} steps x {args.rounds} rounds")
+        print(table(results, title), flush=True)
+        report[f"K={K}"] = results
+    return report
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--K", type=int, nargs="+", default=[320, 64], help="embedding sizes")
@@ -243,23 +262,10 @@ def main(argv=None) -> None:
         return _memory_of(variant, int(T), int(K), int(B), device)
     if args.losses:
         report = bench_losses(args.T, args.K, args.batch_size, args.device, args.rounds, args.loss_variants)
-        if args.json:
-            args.json.write_text(json.dumps(report, indent=2))
-        return
-    logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
-    report = {}
-    for K in args.K:
-        run_overrides = [*overrides, f"model.K={K}", f"dataset.batch_size={args.batch_size}"]
-        print(f"K={K}: {' '.join(run_overrides)}", flush=True)
-        results = bench(run_overrides, args.variants, args.steps, args.rounds)
-        length = int(results[args.variants[0]]["length"])
-        title = (f"{' '.join(overrides) or 'default dataset'} (T={length}), K={K}, B={args.batch_size}, "
-                 f"{args.steps} steps x {args.rounds} rounds")
-        print(table(results, title), flush=True)
-        report[f"K={K}"] = results
+    else:
+        report = bench_training(overrides, args)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
-
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,6 +24,13 @@ def compose_cfg(output_dir, *overrides, config="train"):
     into ``output_dir``."""
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         return compose(config, overrides=[f"output_dir={output_dir}", *overrides])
+
+
+def run_script(name, *args):
+    """Run ``scripts/<name>`` with ``args`` as a user would, from the repo root."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, str(REPO / "scripts" / name), *args], cwd=REPO,
+                          capture_output=True, text=True, env=env, timeout=900)
 
 
 @pytest.fixture

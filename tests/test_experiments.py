@@ -1,14 +1,11 @@
 """The paper's experiment presets, launchers and trainer=ddp: composition, a toy sweep and
 its report end to end, and a sweep through the submitit launcher."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 import train as train_script
-from conftest import FAST, NO_LOGGER, REPO, compose_cfg
+from conftest import FAST, NO_LOGGER, REPO, compose_cfg, run_script
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
@@ -99,19 +96,13 @@ def test_threads_and_saved_embeddings(tmp_path):
         assert len(saved["y_test"]) == metrics["n_test"] and set(saved["y_train"]) == {0, 1, 2, 3}
 
 
-def _script(name, *args, env=None):
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
-    return subprocess.run([sys.executable, str(REPO / "scripts" / name), *args], cwd=REPO, capture_output=True,
-                          text=True, env=env, timeout=900)
-
-
 def test_embedding_size_tiny_sweep_then_report(tmp_path):
     sweep = tmp_path / "sweep"
-    run = _script("train.py", "-m", "experiment=embedding_size_tiny", "model.K=8,16", "trainer.max_steps=5",
+    run = run_script("train.py", "-m", "experiment=embedding_size_tiny", "model.K=8,16", "trainer.max_steps=5",
                   "logger.mode=disabled", f"hydra.sweep.dir={sweep}")
     assert run.returncode == 0, run.stderr[-3000:]
     assert len(list(sweep.glob("*/metrics.json"))) == 16 and len(list(sweep.glob("*/embeddings.npz"))) == 16
-    rep = _script("report.py", str(sweep))
+    rep = run_script("report.py", str(sweep))
     assert rep.returncode == 0, rep.stderr[-3000:]
     text = (sweep / "report.md").read_text()
     assert text in rep.stdout
@@ -128,7 +119,7 @@ def test_embedding_size_tiny_sweep_then_report(tmp_path):
 @pytest.mark.slow
 def test_submitit_local_launcher_runs_a_two_job_sweep(tmp_path):
     sweep = tmp_path / "sweep"
-    run = _script("train.py", "-m", "hydra/launcher=submitit_local", "loss=hier,iars", "dataset=synthetic",
+    run = run_script("train.py", "-m", "hydra/launcher=submitit_local", "loss=hier,iars", "dataset=synthetic",
                   "threads=1", *FAST, "model.depth=1", "~logger", f"hydra.sweep.dir={sweep}")
     assert run.returncode == 0, run.stderr[-3000:]
     records = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/metrics.json"))]
@@ -138,7 +129,7 @@ def test_submitit_local_launcher_runs_a_two_job_sweep(tmp_path):
 
 @pytest.mark.slow
 def test_trainer_ddp_runs_the_classifier_on_rank_zero_only(tmp_path):
-    run = _script("train.py", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "loss=iars",
+    run = run_script("train.py", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "loss=iars",
                   "dataset=synthetic", *FAST, "model.depth=1", "~logger", f"hydra.run.dir={tmp_path}")
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.count("metrics: ") == 1  # rank 1 returned before the classifier stage

@@ -1,14 +1,11 @@
 """The train script end to end: config composition, runs, outputs and user errors."""
 import json
 import math
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 import train as train_script
-from conftest import FAST, NO_LOGGER, REPO
+from conftest import FAST, NO_LOGGER, run_script
 from conftest import compose_cfg as _cfg
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
@@ -106,14 +103,8 @@ def test_a_finished_run_dir_is_never_overwritten(tmp_path):
     assert (tmp_path / "metrics.json").read_text() == '{"acc": 0.5}'
 
 
-def _cli(*args, cwd=REPO):
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, str(REPO / "scripts" / "train.py"), *args],
-                          cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
-
-
 def test_cli_reports_a_bad_dataset_without_a_traceback(tmp_path):
-    run = _cli("dataset=uea", "dataset.name=NoSuchSet", f"dataset.data_dir={tmp_path}", "~logger",
+    run = run_script("train.py", "dataset=uea", "dataset.name=NoSuchSet", f"dataset.data_dir={tmp_path}", "~logger",
                f"hydra.run.dir={tmp_path / 'run'}")
     assert run.returncode == 2
     assert "error: dataset 'NoSuchSet' not found" in run.stderr
@@ -121,14 +112,14 @@ def test_cli_reports_a_bad_dataset_without_a_traceback(tmp_path):
 
 
 def test_cli_reports_an_unknown_option_without_a_traceback(tmp_path):
-    run = _cli("model.kk=3", f"hydra.run.dir={tmp_path / 'run'}")
+    run = run_script("train.py", "model.kk=3", f"hydra.run.dir={tmp_path / 'run'}")
     assert run.returncode != 0 and "Could not override 'model.kk'" in run.stderr
     assert "Traceback" not in run.stdout + run.stderr
 
 
 def test_cli_multirun_puts_every_run_under_the_sweep_dir_and_survives_bad_jobs(tmp_path):
     sweep = tmp_path / "sweep"
-    run = _cli("-m", "dataset.n_train=1,8", "model.K=4,8", "dataset=synthetic", "dataset.n_test=8",
+    run = run_script("train.py", "-m", "dataset.n_train=1,8", "model.K=4,8", "dataset=synthetic", "dataset.n_test=8",
                "trainer.max_steps=2", "trainer.enable_progress_bar=false", "model.depth=1", "logger=csv",
                f"hydra.sweep.dir={sweep}")
     assert run.returncode == 0, run.stderr[-2000:]
