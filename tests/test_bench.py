@@ -15,3 +15,13 @@ def test_bench_runs_every_variant_and_reports_ratios(tmp_path, capsys):
     assert set(results) == set(bench.VARIANTS)
     assert all(r["per_step"] > 0 and r["median_step"] > 0 for r in results.values())
     assert results["iars"]["probe_s"] > 0 and results["hier"]["probe_s"] == 0
+
+
+def test_losses_mode_times_and_measures_every_variant(tmp_path, capsys):
+    out = tmp_path / "losses.json"
+    bench.main(["--losses", "--T", "40", "--K", "8", "--batch-size", "2", "--rounds", "1", "--json", str(out),
+                "--loss-variants", "reference", "iars", "iars-block16"])
+    assert "| 40 | 8 | iars-block16 |" in capsys.readouterr().out
+    row = json.loads(out.read_text())["T=40,K=8"]
+    assert set(row) == {"reference", "iars", "iars-block16"}
+    assert all(r["seconds"] > 0 and r["peak_mb"] >= 0 for r in row.values())
