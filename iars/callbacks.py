@@ -52,21 +52,25 @@ class PretrainClock(pl.Callback):
 class ResolutionSelection(pl.Callback):
     """The selection callback: picks the resolution the module trains each epoch.
 
+    A :class:`~iars.module.ContrastivePretrainer` in a selecting mode brings its own
+    (``configure_callbacks``), so any ``Trainer.fit(module, loader)`` selects.
+
     At the start of training it draws the first resolution (uniform). At each epoch end
     it measures per-resolution losses (``scoring``: the module's per-step records for
-    ``running``/``every_step``; for ``probe``, a fixed probe batch once before training
-    and then at the first epoch end at least ``probe_every_steps`` steps after the last
-    probe, which bounds the probe's share of the cost), sums them across ranks, feeds
-    them to a :class:`ResolutionSelector`, draws the next resolution (the same on every
-    rank: shared seed, and rank 0's draw is broadcast) and sets
-    ``pl_module.train_level``. It logs the trained level, the next probabilities and the
-    losses, and keeps the whole history in :attr:`history` (saved in checkpoints, so a
-    resumed run continues it).
+    ``running``/``every_step``; for ``probe``, a fixed probe batch drawn from the training
+    loader's dataset, once before training and then at the first epoch end at least
+    ``probe_every_steps`` steps after the last probe, which bounds the probe's share of the
+    cost), averages them across ranks, feeds them to a :class:`ResolutionSelector`, draws
+    the next resolution (the same on every rank: rank 0's draw is broadcast) and sets
+    ``pl_module.train_resolution``. It logs the trained resolution, the next probabilities
+    and the losses, and keeps the whole history in :attr:`history` (saved in checkpoints,
+    so a resumed run continues it).
 
     Args:
-        rule: ``importance`` (IARS) or ``uniform`` (random selection per epoch).
-        scoring: ``probe``, ``running`` or ``every_step``.
-        softmaxes, temperature: of the importance score (paper: 2 and 1).
+        n_resolutions: R, the resolutions of the longest training series.
+        scoring: ``probe``, ``running`` or ``every_step`` (validated by the module).
+        rule, softmaxes, temperature: of the :class:`ResolutionSelector` (paper:
+            ``importance``, 2 and 1), which validates them.
         probe_size: series in the probe batch (one fixed crop holding every resolution).
         probe_every_steps: training steps between probes (1: every epoch, as the paper
             scores; larger amortises the probe over more steps on long series).
@@ -75,53 +79,50 @@ class ResolutionSelection(pl.Callback):
 
     def __init__(
         self,
-        rule: str = "importance",
+        n_resolutions: int,
         scoring: str = "probe",
+        rule: str = "importance",
         softmaxes: int = 2,
         temperature: float = 1.0,
         probe_size: int = 4,
         probe_every_steps: int = 10,
         seed: int = 0,
     ):
-        checks = [
-            (rule in ResolutionSelector.RULES, f"rule={rule!r}: choose one of {', '.join(ResolutionSelector.RULES)}"),
-            (scoring in ("probe", "running", "every_step"), f"scoring={scoring!r}: choose probe, running or every_step"),
-            (softmaxes >= 1, f"softmaxes={softmaxes}: must be at least 1"),
-            (temperature > 0, f"temperature={temperature}: must be positive"),
-            (probe_size >= 2, f"probe_size={probe_size}: the instance loss needs at least 2 series"),
-            (probe_every_steps >= 1, f"probe_every_steps={probe_every_steps}: must be at least 1"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise ConfigError(f"loss.selection.{msg}")
-        self.rule, self.scoring = rule, scoring
-        self.softmaxes, self.temperature = softmaxes, temperature
+        if not (isinstance(probe_size, int) and probe_size >= 2):
+            raise ConfigError(f"loss.selection.probe_size={probe_size}: the instance loss needs at least 2 series")
+        if not (isinstance(probe_every_steps, int) and probe_every_steps >= 1):
+            raise ConfigError(f"loss.selection.probe_every_steps={probe_every_steps}: must be at least 1")
+        self.selector = ResolutionSelector(n_resolutions, softmaxes, temperature, rule, seed)
+        self.scoring = scoring
         self.probe_size, self.probe_every_steps, self.seed = probe_size, probe_every_steps, seed
         self._last_probe_step = 0
-        self.selector: ResolutionSelector | None = None
         self.history: list[dict] = []
         self.probe_seconds = 0.0
         self._probe = None
         self._restored: dict | None = None
 
-    def setup(self, trainer, pl_module, stage):
-        if pl_module.n_resolutions is None:
-            raise ValueError("ResolutionSelection needs the module's max_length (number of resolutions)")
-        self.selector = ResolutionSelector(
-            pl_module.n_resolutions, self.softmaxes, self.temperature, self.rule, self.seed
-        )
-
     # -- measuring --------------------------------------------------------------------
 
     def _probe_batch(self, trainer, pl_module):
-        """A fixed batch (x: P×T×C) and a fixed crop whose overlap has every resolution."""
-        X = trainer.datamodule.pretrain_X
+        """A fixed batch (x: P×T×C), drawn from the training loader's dataset, and a fixed
+        crop whose overlap has every resolution."""
+        dataset = trainer.train_dataloader.dataset
+        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+            raise ConfigError("loss.scoring=probe draws its probe batch by index and needs a map-style dataset; "
+                              "use loss.scoring=running with an iterable dataset")
         g = torch.Generator().manual_seed(self.seed)
-        idx = torch.randperm(len(X), generator=g)[: self.probe_size].numpy()
-        crop = sample_crop(len(idx), X.shape[1], pl_module.temporal_unit, generator=g)
-        while crop.length < 2 ** (pl_module.n_resolutions - 1):
-            crop = sample_crop(len(idx), X.shape[1], pl_module.temporal_unit, generator=g)
-        return torch.from_numpy(X[idx]), crop
+        idx = torch.randperm(len(dataset), generator=g)[: self.probe_size]
+        x = torch.stack([series_of(dataset[int(i)]) for i in idx])
+        R = self.selector.n_resolutions
+        if x.size(1) < 2 ** (R - 1):
+            raise ConfigError(
+                f"the training series have length {x.size(1)}, too short for the module's {R} resolutions "
+                f"(max_length >= {2 ** (R - 1)}): pass the series' length as max_length"
+            )
+        crop = sample_crop(len(idx), x.size(1), pl_module.temporal_unit, generator=g)
+        while crop.length < 2 ** (R - 1):
+            crop = sample_crop(len(idx), x.size(1), pl_module.temporal_unit, generator=g)
+        return x, crop
 
     def _probe_losses(self, trainer, pl_module):
         if self._probe is None:
@@ -144,16 +145,16 @@ class ResolutionSelection(pl.Callback):
         sums, counts = pl_module.epoch_level_sums()  # read and reset every epoch
         if self.scoring == "probe":
             if trainer.global_step - self._last_probe_step < self.probe_every_steps:
-                return np.full(pl_module.n_resolutions, np.nan)
+                return np.full(self.selector.n_resolutions, np.nan)
             self._last_probe_step = trainer.global_step
             sums, counts = self._probe_losses(trainer, pl_module)
         return self._reduce(trainer, sums, counts)
 
     def _choose(self, trainer, pl_module) -> int:
-        level = trainer.strategy.broadcast(self.selector.sample(), src=0)
-        self.selector.chosen[-1] = level
-        pl_module.train_level = level
-        return level
+        resolution = trainer.strategy.broadcast(self.selector.sample(), src=0)
+        self.selector.chosen[-1] = resolution
+        pl_module.train_resolution = resolution
+        return resolution
 
     # -- hooks ------------------------------------------------------------------------
 
@@ -161,7 +162,7 @@ class ResolutionSelection(pl.Callback):
         if self._restored is not None:
             self.selector.load_state_dict(self._restored["selector"])
             self.history = list(self._restored["history"])
-            pl_module.train_level = self._restored["level"]
+            pl_module.train_resolution = self._restored.get("resolution", self._restored.get("level"))
             self._last_probe_step = self._restored.get("last_probe_step", 0)
             self._restored = None
             return
@@ -170,7 +171,7 @@ class ResolutionSelection(pl.Callback):
         self._choose(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer, pl_module):
-        trained = pl_module.train_level
+        trained = pl_module.train_resolution
         losses = self._measure(trainer, pl_module)
         if not np.isnan(losses).all():
             self.selector.observe(losses)
@@ -178,12 +179,12 @@ class ResolutionSelection(pl.Callback):
         self._choose(trainer, pl_module)
         self.history.append({
             "epoch": trainer.current_epoch,
-            "level": trained,
+            "resolution": trained,
             "losses": [None if np.isnan(v) else float(v) for v in losses],
             "next_probs": probs.tolist(),
         })
         if trainer.logger and trainer.is_global_zero:
-            metrics = {"selection/level": trained}
+            metrics = {"selection/resolution": trained}
             metrics.update({f"selection/prob_r{r}": p for r, p in enumerate(probs)})
             metrics.update({f"selection/loss_r{r}": v for r, v in enumerate(losses) if not np.isnan(v)})
             trainer.logger.log_metrics(metrics, step=trainer.global_step)
@@ -192,9 +193,15 @@ class ResolutionSelection(pl.Callback):
         return {
             "selector": self.selector.state_dict(),
             "history": self.history,
-            "level": self.selector.chosen[-1] if self.selector.chosen else None,
+            "resolution": self.selector.chosen[-1] if self.selector.chosen else None,
             "last_probe_step": self._last_probe_step,
         }
 
     def load_state_dict(self, state_dict):
         self._restored = state_dict
+
+
+def series_of(item) -> torch.Tensor:
+    """The series of a dataset item or a batch: the item itself, or the first element of a
+    tuple/list such as TensorDataset's ``(x,)``."""
+    return item[0] if isinstance(item, (tuple, list)) else item

@@ -135,3 +135,7 @@ class ResNet18Encoder(_MaskedEncoder):
                 layers.append(_BasicBlock(width, w))
                 width = w
         self.backbone = nn.Sequential(*layers, nn.Conv1d(width, K, 1))
+
+
+ENCODERS = {"dilated_conv": DilatedConvEncoder, "resnet18": ResNet18Encoder}
+"""The encoders by the names of their configs (``conf/model/<name>.yaml``)."""

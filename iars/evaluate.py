@@ -19,13 +19,15 @@ PROTOCOLS = ("svm", "logreg")
 
 @torch.no_grad()
 def encode(
-    encoder: nn.Module, X: np.ndarray, pooling: str = "max", batch_size: int = 64
+    encoder: nn.Module, X, pooling: str | None = "max", batch_size: int = 64
 ) -> np.ndarray:
-    """Instance embeddings N×K: encode X (N×T×C) in eval mode and pool over all timestamps.
+    """Encode X (N×T×C, anything that slices into float32 arrays) in eval mode, in batches.
 
-    ``max`` is TS2Vec's full-series max pooling; ``avg`` the paper's global average.
+    Returns instance embeddings N×K, pooled over all timestamps: ``max`` is TS2Vec's
+    full-series max pooling, ``avg`` the paper's global average; ``pooling=None`` returns
+    one vector per timestamp, N×T×K.
     """
-    if pooling not in POOLINGS:
+    if pooling is not None and pooling not in POOLINGS:
         raise ConfigError(f"classifier.pooling={pooling!r}: choose one of {', '.join(POOLINGS)}")
     was_training = encoder.training
     encoder.eval()
@@ -33,8 +35,8 @@ def encode(
     out = []
     try:
         for start in range(0, len(X), batch_size):
-            z = encoder(torch.from_numpy(X[start : start + batch_size]).to(device))  # B×T×K
-            out.append((z.amax(dim=1) if pooling == "max" else z.mean(dim=1)).cpu())
+            z = encoder(torch.from_numpy(np.ascontiguousarray(X[start : start + batch_size])).to(device))  # B×T×K
+            out.append((z if pooling is None else z.amax(dim=1) if pooling == "max" else z.mean(dim=1)).cpu())
     finally:
         encoder.train(was_training)
     return torch.cat(out).numpy()

@@ -1,15 +1,20 @@
 """The Lightning module that pretrains an encoder with a contrastive loss."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytorch_lightning as pl
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from iars.augment import Crop, crop_views, sample_crop
+from iars.callbacks import ResolutionSelection, series_of
+from iars.config import build
 from iars.errors import ConfigError
 from iars.losses import downsample, hierarchical_loss, level_loss, level_losses, num_levels
-from iars.selection import level_of_resolution, resolution_of_level
+from iars.selection import depth_of_resolution, resolution_of_depth
 
 LOSS_MODES = ("hier", "iars", "random", "fixed")
 SCORINGS = ("probe", "running", "every_step")
@@ -22,62 +27,82 @@ class ContrastivePretrainer(pl.LightningModule):
     -> loss, by ``mode``:
 
     - ``hier``: TS2Vec's hierarchical loss, the mean of every level's loss;
-    - ``iars``: only resolution :attr:`train_level`'s loss, which the selection
+    - ``iars``: only resolution :attr:`train_resolution`'s loss, which the selection
       callback sets each epoch; the other levels are not computed with grad;
     - ``random``: a uniformly drawn resolution, per epoch (set by the callback,
       ``granularity="epoch"``) or per step (``granularity="step"``);
-    - ``fixed``: always resolution ``level``.
+    - ``fixed``: always resolution ``resolution``.
 
-    Resolutions are coarse-aligned indices (:mod:`iars.selection`); a crop too short to
-    have the chosen resolution trains its finest level.
+    Resolutions are coarse-aligned indices, depths count poolings from the finest level
+    (:mod:`iars.selection`); a crop too short to have the chosen resolution trains its
+    finest level.
+
+    The module brings what it needs: in a selecting mode (``iars``, ``random`` per epoch)
+    its :class:`~iars.callbacks.ResolutionSelection` comes with it through
+    :meth:`configure_callbacks`, and it draws its probe batch from the training loader's
+    dataset, so ``Trainer.fit(module, loader)`` selects with any map-style loader of
+    B×T×C batches. It is rebuilt from a checkpoint by ``load_from_checkpoint`` when the
+    encoder was given as a spec.
 
     Per-resolution losses for scoring (``scoring``): ``running`` records the trained
-    level's loss each step; ``every_step`` also computes every other level under
+    resolution's loss each step; ``every_step`` also computes every other level under
     ``no_grad``; ``probe`` leaves measuring to the callback (:meth:`probe_losses`).
     The selection callback reads the epoch's sums with :meth:`epoch_level_sums`.
 
     Args:
-        encoder: maps B×T×C to B×T×K.
+        encoder: maps B×T×C to B×T×K: a module, or a spec ``{"_target_": class path,
+            **kwargs}`` (:func:`iars.config.build`), which the checkpoint records.
         mode: loss mode (above).
-        max_length: T of the training series; sets the number of resolutions R.
+        max_length: T of the training series; sets the number of resolutions R
+            (required by ``iars``, ``random``, and ``fixed`` with a negative resolution).
         alpha: weight of the instance term in each level's loss.
-        temporal_unit: first level (pooling depth) that uses the temporal term; also
-            sets the minimum crop length 2^(temporal_unit+1).
+        temporal_unit: first depth that uses the temporal term; also sets the minimum
+            crop length 2^(temporal_unit+1).
         pool: ``max`` (TS2Vec) or ``avg`` (the paper's text) between levels.
         block: rows per similarity tile of the temporal loss (extra memory B·block²
             instead of B·(2T)²); ``"auto"``: 512 on CPU, 2048 on GPU; ``None``: one
             tile (:mod:`iars.losses`).
-        scoring: how per-resolution losses are measured for selection.
-        level: the resolution of ``mode="fixed"``; negative counts from the finest
+        scoring: how per-resolution losses are measured for selection; ``None``:
+            ``probe`` for ``iars``, ``running`` otherwise.
+        resolution: the resolution of ``mode="fixed"``; negative counts from the finest
             (-1: the finest resolution of ``max_length``).
         granularity: ``epoch`` or ``step`` for ``mode="random"``.
-        seed: seeds per-step random draws.
+        selection: settings of the selection callback (``rule``, ``softmaxes``,
+            ``temperature``, ``probe_size``, ``probe_every_steps``); ``rule`` defaults to
+            ``importance`` for ``iars`` and is ``uniform`` for ``random``.
+        seed: seeds per-step random draws, the selection draws and the probe batch.
         lr: AdamW learning rate.
         averaged: keep a running average of the encoder's weights (TS2Vec
             evaluates it); :attr:`eval_encoder` returns it.
         compile_encoder: run the training encoder through ``torch.compile`` (the
             weight average stays eager); pays a warm-up, and recompiles while crop
             lengths vary, before it pays off.
+        normaliser: the per-channel ``{"mean": [...], "scale": [...]}`` the training
+            series were standardised with (:class:`iars.data.Normaliser`); kept in the
+            checkpoint so that the encoder can be applied to new series.
     """
 
     def __init__(
         self,
-        encoder: nn.Module,
+        encoder: nn.Module | Mapping[str, Any],
         mode: str = "hier",
         max_length: int | None = None,
         alpha: float = 0.5,
         temporal_unit: int = 0,
         pool: str = "max",
         block: int | str | None = "auto",
-        scoring: str = "running",
-        level: int | None = None,
+        scoring: str | None = None,
+        resolution: int | None = None,
         granularity: str = "epoch",
+        selection: Mapping[str, Any] | None = None,
         seed: int = 0,
         lr: float = 1e-3,
         averaged: bool = True,
         compile_encoder: bool = False,
+        normaliser: Mapping[str, list[float]] | None = None,
     ):
         super().__init__()
+        scoring = scoring or ("probe" if mode == "iars" else "running")
         if mode not in LOSS_MODES:
             raise ConfigError(f"loss.mode={mode!r} is not a loss mode; choose one of {', '.join(LOSS_MODES)}")
         if pool not in ("max", "avg"):
@@ -90,14 +115,18 @@ class ContrastivePretrainer(pl.LightningModule):
             raise ConfigError(f"loss.scoring={scoring!r}: choose one of {', '.join(SCORINGS)}")
         if granularity not in ("epoch", "step"):
             raise ConfigError(f"loss.granularity={granularity!r}: choose epoch or step")
+        if not (isinstance(lr, (int, float)) and lr > 0):
+            raise ConfigError(f"lr={lr!r}: the learning rate must be a positive number")
         self.n_resolutions = num_levels(max_length) if max_length else None
-        if mode == "fixed" and level is not None and level < 0 and self.n_resolutions:
-            level += self.n_resolutions  # counted from the finest end: -1 is the finest resolution
-        if mode == "fixed" and (level is None or not 0 <= level < (self.n_resolutions or level + 1)):
-            raise ConfigError(
-                f"loss.level={level!r}: loss=fixed needs a resolution index in 0..{(self.n_resolutions or 1) - 1} "
-                "(0 is the length-1 level; r covers lengths 2^r..2^(r+1)-1), or -1 for the finest, -2 the next"
-            )
+        if mode == "fixed":
+            resolution = self._fixed_resolution(resolution)
+        selects = mode == "iars" or (mode == "random" and granularity == "epoch")
+        if selects and self.n_resolutions is None:
+            raise ConfigError(f"loss={mode} selects among the resolutions of the training series: give max_length")
+        self.save_hyperparameters(ignore=["encoder"], logger=False)
+        if isinstance(encoder, Mapping):
+            self.hparams["encoder"] = dict(encoder)  # recorded: load_from_checkpoint rebuilds it
+            encoder = build(encoder)
         self.encoder = encoder
         self.mode = mode
         self.alpha = alpha
@@ -107,13 +136,37 @@ class ContrastivePretrainer(pl.LightningModule):
         self.scoring = scoring
         self.granularity = granularity
         self.lr = lr
-        self.train_level: int | None = level
+        self.train_resolution: int | None = resolution
+        self.selection = None
+        if selects:
+            settings = {"rule": "uniform" if mode == "random" else "importance", **(selection or {})}
+            if mode == "random" and settings["rule"] != "uniform":
+                raise ConfigError(f"loss=random draws uniformly; loss.selection.rule={settings['rule']!r} "
+                                  "belongs to loss=iars")
+            self.selection = ResolutionSelection(self.n_resolutions, scoring, seed=seed, **settings)
         self.averaged = AveragedModel(encoder, use_buffers=True).requires_grad_(False) if averaged else None
         if compile_encoder:
             encoder.compile()  # in place: same parameters and state_dict keys
         self._generator = torch.Generator().manual_seed(seed)
         self._sums = self._counts = None
-        self.save_hyperparameters(ignore=["encoder"])
+
+    def _fixed_resolution(self, given: int | None) -> int:
+        R = self.n_resolutions
+        resolution = given
+        if isinstance(given, int) and given < 0 and R:
+            resolution = given + R  # counted from the finest end: -1 is the finest resolution
+        if not isinstance(resolution, int) or resolution < 0 or (R is not None and resolution >= R):
+            given = "no loss.resolution" if given is None else f"loss.resolution={given!r}"
+            span = f"0..{R - 1}" if R else "0 or more"
+            raise ConfigError(
+                f"{given}: loss=fixed needs a resolution index in {span} (0 is the length-1 level; r covers "
+                "lengths 2^r..2^(r+1)-1), or -1 for the finest, -2 the next (-R the coarsest)"
+            )
+        return resolution
+
+    def configure_callbacks(self):
+        """The selection callback, in a selecting mode."""
+        return [self.selection] if self.selection is not None else []
 
     # -- views and losses ------------------------------------------------------------
 
@@ -135,23 +188,23 @@ class ContrastivePretrainer(pl.LightningModule):
     def _resolution_to_train(self, n_levels: int) -> int:
         if self.mode == "random" and self.granularity == "step":
             return int(torch.randint(n_levels, (), generator=self._generator))
-        if self.train_level is None:
+        if self.train_resolution is None:
             raise RuntimeError(f"loss={self.mode} trains one resolution, but none was selected")
-        return self.train_level
+        return self.train_resolution
 
     def training_step(self, batch, batch_idx):
-        z1, z2 = self.views(batch[0])
+        z1, z2 = self.views(series_of(batch))
         n_levels = num_levels(z1.size(1))
         if self.mode == "hier":
             loss = hierarchical_loss(z1, z2, self.alpha, self.temporal_unit, self.pool, self.block)
         else:
-            depth = level_of_resolution(self._resolution_to_train(n_levels), n_levels)
+            depth = depth_of_resolution(self._resolution_to_train(n_levels), n_levels)
             loss = self._single_level_loss(z1, z2, depth)
-            observed = {resolution_of_level(depth, n_levels): loss.detach()}
+            observed = {resolution_of_depth(depth, n_levels): loss.detach()}
             if self.scoring == "every_step":
                 with torch.no_grad():
                     for d, l in enumerate(self._level_losses(z1.detach(), z2.detach())):
-                        observed.setdefault(resolution_of_level(d, n_levels), l)
+                        observed.setdefault(resolution_of_depth(d, n_levels), l)
             self._record(observed)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
@@ -169,7 +222,7 @@ class ContrastivePretrainer(pl.LightningModule):
         n_levels = num_levels(crop.length)
         out = torch.full((self.n_resolutions,), float("nan"), device=self.device)
         for d, l in enumerate(self._level_losses(z1, z2)):
-            out[resolution_of_level(d, n_levels)] = l
+            out[resolution_of_depth(d, n_levels)] = l
         return out
 
     # -- per-resolution bookkeeping --------------------------------------------------

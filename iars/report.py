@@ -52,10 +52,11 @@ def load_runs(dirs: list[str | Path]) -> tuple[list[dict], list[Path]]:
 
 
 def loss_label(run: dict) -> str:
-    """The loss a run trained: its mode, with the level of ``fixed`` and a per-step ``random``."""
+    """The loss a run trained: its mode, with the resolution of ``fixed`` and a per-step ``random``."""
     loss = run.get("config", {}).get("loss", {})
     if run["loss"] == "fixed":
-        return f"fixed r={loss.get('level')}"
+        resolution = loss.get("resolution")
+        return f"fixed r={loss.get('level') if resolution is None else resolution}"
     if run["loss"] == "random" and loss.get("granularity") == "step":
         return "random/step"
     return run["loss"]
@@ -306,18 +307,18 @@ def scaling_figure(runs: list[dict], axis: str) -> Figure:
     return fig
 
 
-def levels_figure(runs: list[dict]) -> Figure | None:
+def resolutions_figure(runs: list[dict]) -> Figure | None:
     """The resolution each IARS run trained per epoch, a panel per dataset (None when no run
     recorded a selection)."""
-    selecting = [r for r in runs if r["loss"] == "iars" and r.get("selected_levels")]
+    selecting = [r for r in runs if r["loss"] == "iars" and r.get("selected_resolutions")]
     if not selecting:
         return None
     datasets = _datasets(selecting)
     fig = Figure(figsize=(4.5 * len(datasets), 3.5), layout="constrained")
     for ax, dataset in zip(np.atleast_1d(fig.subplots(1, len(datasets))), datasets):
         for run in (r for r in selecting if r["dataset"] == dataset):
-            levels = run["selected_levels"]
-            ax.plot(range(1, len(levels) + 1), levels, "o-", drawstyle="steps-post", alpha=0.6, ms=3,
+            chosen = run["selected_resolutions"]
+            ax.plot(range(1, len(chosen) + 1), chosen, "o-", drawstyle="steps-post", alpha=0.6, ms=3,
                     label=f"K={run['K']} seed {run['seed']}")
         ax.set(xlabel="epoch", ylabel="resolution r (0 = length 1)", title=f"{dataset}: IARS selection")
         ax.xaxis.get_major_locator().set_params(integer=True)
@@ -401,9 +402,9 @@ def write_report(dirs: list[str | Path], out_dir: str | Path | None = None, k: i
         sections.append(baseline_table(ssl, nn, k))
         if ssl:
             figures["baselines"] = baseline_figure(ssl, nn, k, proposed if proposed in labels else _ordered(labels)[0])
-    levels = levels_figure(ssl)
-    if levels is not None:
-        figures["selected_levels"] = levels
+    chosen = resolutions_figure(ssl)
+    if chosen is not None:
+        figures["selected_resolutions"] = chosen
     picks = tsne_picks(ssl)
     if picks:
         figures["tsne"] = tsne_figure(picks)

@@ -1,5 +1,5 @@
-"""Run records: each run's ``metrics.json``, written atomically and never overwritten, and
-optionally its test and train embeddings (``embeddings.npz``)."""
+"""Run records: each run's ``metrics.json``, written atomically and never overwritten, its
+checkpoint (``last.ckpt``) and optionally its train and test embeddings (``embeddings.npz``)."""
 from __future__ import annotations
 
 import json
@@ -14,6 +14,7 @@ from iars.errors import ConfigError
 
 METRICS_FILE = "metrics.json"
 EMBEDDINGS_FILE = "embeddings.npz"
+CHECKPOINT_FILE = "last.ckpt"
 
 
 def _jsonable(value: Any) -> Any:
@@ -46,13 +47,27 @@ def write_metrics(run_dir: str | os.PathLike, metrics: dict[str, Any]) -> Path:
     return path
 
 
+RENAMED = {"selected_levels": "selected_resolutions", "level_losses": "resolution_losses"}
+"""Keys of older records and their current names."""
+
+
 def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / METRICS_FILE).read_text())
+    """A run's record; older records' keys (:data:`RENAMED`, ``loss.level``) under their current names."""
+    record = json.loads((Path(run_dir) / METRICS_FILE).read_text())
+    for old, new in RENAMED.items():
+        if old in record:
+            record.setdefault(new, record.pop(old))
+    loss = record.get("config", {}).get("loss", {})
+    if loss.get("level") is not None and loss.get("resolution") is None:
+        loss["resolution"] = loss["level"]
+    return record
 
 
-def write_embeddings(run_dir: str | os.PathLike, train: np.ndarray, y_train: np.ndarray,
-                     test: np.ndarray, y_test: np.ndarray) -> Path:
-    """Save pooled train/test embeddings (N×K) and their labels as ``embeddings.npz``."""
+def write_embeddings(run_dir: str | os.PathLike, train: np.ndarray, y_train: np.ndarray | None = None,
+                     test: np.ndarray | None = None, y_test: np.ndarray | None = None) -> Path:
+    """Save pooled train/test embeddings (N×K) and their labels as ``embeddings.npz``;
+    what is None (no labels, no test split) is left out."""
     path = Path(run_dir) / EMBEDDINGS_FILE
-    np.savez_compressed(path, train=train, y_train=y_train, test=test, y_test=y_test)
+    arrays = {"train": train, "y_train": y_train, "test": test, "y_test": y_test}
+    np.savez_compressed(path, **{k: v for k, v in arrays.items() if v is not None})
     return path

@@ -1,9 +1,14 @@
 """Importance-aware resolution selection (IARS, paper §IV.D.2), free of any training framework.
 
-Resolutions are indexed from the coarsest: r = 0 is the length-1 level and r covers
-the levels of length 2^r .. 2^(r+1)−1. The same r therefore means the same resolution
-in every epoch, although crop lengths differ (the paper's index shifting). An overlap
-of n timestamps has resolutions 0 .. ⌊log2 n⌋.
+Two indices name a level of the hierarchy (:mod:`iars.losses`):
+
+- **depth** d counts poolings from the finest level: d = 0 is the overlap at full length;
+- **resolution** r counts from the coarsest: r = 0 is the length-1 level and r covers the
+  levels of length 2^r .. 2^(r+1)−1. The same r therefore means the same resolution in
+  every epoch although crop lengths differ (the paper's index shifting).
+
+An overlap of n timestamps has n_levels = ⌊log2 n⌋ + 1 levels: depths and resolutions
+0 .. n_levels − 1, with r = n_levels − 1 − d.
 """
 from __future__ import annotations
 
@@ -11,13 +16,15 @@ from typing import Any
 
 import numpy as np
 
+from iars.errors import ConfigError
 
-def resolution_of_level(depth: int, n_levels: int) -> int:
-    """Coarse-aligned index r of the level ``depth`` pools below full length (0 = finest)."""
+
+def resolution_of_depth(depth: int, n_levels: int) -> int:
+    """Resolution r (coarse-aligned) of the level ``depth`` poolings below full length."""
     return n_levels - 1 - depth
 
 
-def level_of_resolution(r: int, n_levels: int) -> int:
+def depth_of_resolution(r: int, n_levels: int) -> int:
     """Pooling depth that trains resolution ``r`` in an overlap with ``n_levels`` levels.
 
     A crop too short to have resolution r trains its nearest existing one, the finest
@@ -77,13 +84,13 @@ class ResolutionSelector:
         seed: int = 0,
     ):
         if n_resolutions < 1:
-            raise ValueError(f"n_resolutions must be at least 1, got {n_resolutions}")
-        if softmaxes < 1 or temperature <= 0:
-            raise ValueError(
-                f"selection needs softmaxes >= 1 and temperature > 0, got {softmaxes} and {temperature}"
-            )
+            raise ConfigError(f"n_resolutions must be at least 1, got {n_resolutions}")
         if rule not in self.RULES:
-            raise ValueError(f"rule={rule!r}: choose one of {', '.join(self.RULES)}")
+            raise ConfigError(f"loss.selection.rule={rule!r}: choose one of {', '.join(self.RULES)}")
+        if not (isinstance(softmaxes, int) and softmaxes >= 1):
+            raise ConfigError(f"loss.selection.softmaxes={softmaxes}: must be at least 1 (the paper: 2)")
+        if not temperature > 0:
+            raise ConfigError(f"loss.selection.temperature={temperature}: must be positive (the paper: 1)")
         self.n_resolutions = n_resolutions
         self.softmaxes = softmaxes
         self.temperature = temperature

@@ -1,9 +1,11 @@
 """Speed of the loss modes' pretraining, and of the losses themselves, measured in one process.
 
-    python scripts/bench.py dataset=stand_walk_jump dataset.data_dir=../shared/data/UEA --K 320 64
-    python scripts/bench.py dataset=synthetic dataset.length=3000 dataset.n_train=16 --steps 8
-    python scripts/bench.py --losses                      # T 500..3000, B 8, K 64 and 320
-    python scripts/bench.py --losses --device cuda
+    iars-bench dataset=stand_walk_jump dataset.data_dir=../shared/data/UEA --K 320 64
+    iars-bench dataset=synthetic dataset.length=3000 dataset.n_train=16 --steps 8
+    iars-bench --losses                      # T 500..3000, B 8, K 64 and 320
+    iars-bench --losses --device cuda
+
+(``python scripts/bench.py ...`` is the same.)
 
 Each variant (loss mode) pretrains for the same number of steps on the same data and
 seed through the real training loop (selection callback and probe included); variants
@@ -15,7 +17,7 @@ the options select the dataset, encoder and anything else.
 
 ``--losses`` times one level's loss (instance + temporal, the full-resolution level,
 where the cost is) forward and backward on random B×T×K views: the straightforward
-formulation (``tests/reference.py``: a full similarity matrix, a masked copy,
+formulation (:mod:`iars.reference`: a full similarity matrix, a masked copy,
 log-softmax, gather) against iars's, alternating in one process, and each variant's
 peak memory in a fresh subprocess (max RSS on CPU, ``torch.cuda.max_memory_allocated``
 on GPU), counted from just before the loss.
@@ -34,13 +36,10 @@ from pathlib import Path
 
 import torch
 
-from iars import losses
+from iars import losses, reference
+from iars.callbacks import series_of
 from iars.module import ContrastivePretrainer
 
-REPO = Path(__file__).resolve().parents[1]
-CONF = REPO / "conf"
-sys.path.insert(0, str(REPO / "tests"))
-import reference  # noqa: E402  (the straightforward losses: tests/reference.py)
 VARIANTS = {
     "hier": ["loss=hier"],
     "iars": ["loss=iars"],
@@ -57,7 +56,7 @@ class EncoderFloor(ContrastivePretrainer):
     loss mode pays before its loss."""
 
     def training_step(self, batch, batch_idx):
-        z1, z2 = self.views(batch[0])
+        z1, z2 = self.views(series_of(batch))
         return z1.mean() + z2.mean()
 
 
@@ -68,21 +67,26 @@ def _rotated(variants: list[str], r: int) -> list[str]:
 
 def run_variant(name: str, overrides: list[str], steps: int) -> dict:
     """Pretrain one variant for ``steps`` steps; its seconds per step."""
-    from hydra import compose, initialize_config_dir
-    from train import build
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
 
-    with tempfile.TemporaryDirectory() as tmp, initialize_config_dir(str(CONF), version_base="1.3"):
+    from iars.config import build
+    from iars.pipeline import pretrain
+
+    with tempfile.TemporaryDirectory() as tmp, initialize_config_module("iars.conf", version_base="1.3"):
         cfg = compose("train", overrides=[
             f"output_dir={tmp}", *overrides, *VARIANTS[name], f"trainer.max_steps={steps}",
             "trainer.max_epochs=null", "trainer.enable_progress_bar=false", "~logger",
         ])
-        exp = build(cfg, module_class=EncoderFloor if name == "floor" else ContrastivePretrainer)
-        exp.trainer.fit(exp.module, datamodule=exp.datamodule)
+        config = OmegaConf.to_container(cfg, resolve=True)
+        datamodule = build(config["dataset"])
+        fitted = pretrain(config, datamodule, module_class=EncoderFloor if name == "floor" else ContrastivePretrainer)
+        selection = fitted.module.selection
         return {
-            "per_step": exp.clock.seconds / exp.clock.steps,
-            "median_step": statistics.median(exp.clock.step_times),
-            "probe_s": exp.selection.probe_seconds if exp.selection else 0.0,
-            "length": exp.datamodule.prepare().X_train.shape[1],
+            "per_step": fitted.clock.seconds / fitted.clock.steps,
+            "median_step": statistics.median(fitted.clock.step_times),
+            "probe_s": selection.probe_seconds if selection else 0.0,
+            "length": datamodule.prepare().X_train.shape[1],
         }
 
 
@@ -159,7 +163,7 @@ def loss_peak_mb(variant: str, T: int, K: int, B: int, device: str) -> float:
     """Peak memory (MB) of one forward + backward of ``variant``, over what was held just
     before it, measured in a fresh process."""
     out = subprocess.run(
-        [sys.executable, __file__, "--memory-of", variant, str(T), str(K), str(B), device],
+        [sys.executable, "-m", "iars.scripts.bench", "--memory-of", variant, str(T), str(K), str(B), device],
         capture_output=True, text=True, check=True,
     )
     return float(out.stdout.strip().splitlines()[-1])

@@ -9,10 +9,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from iars import pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 UEA_DIR = REPO.parent / "shared" / "data" / "UEA"
-sys.path.insert(0, str(REPO / "scripts"))
 
 # A few steps of a small encoder: enough to exercise every stage of a run.
 FAST = ["trainer.max_steps=3", "trainer.enable_progress_bar=false", "model.depth=2", "model.K=16"]
@@ -24,6 +26,16 @@ def compose_cfg(output_dir, *overrides, config="train"):
     into ``output_dir``."""
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         return compose(config, overrides=[f"output_dir={output_dir}", *overrides])
+
+
+def plain(cfg):
+    """A composed config as the scripts hand it to the pipeline: a plain, resolved dict."""
+    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+
+
+def train(cfg):
+    """``iars-train``'s run (:func:`iars.pipeline.train`) on a composed config."""
+    return pipeline.train(plain(cfg))
 
 
 def run_script(name, *args):

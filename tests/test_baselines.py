@@ -4,8 +4,9 @@ import json
 import numpy as np
 import pytest
 from aeon.distances import dtw_distance
-from conftest import compose_cfg
+from conftest import compose_cfg, plain
 
+from iars import pipeline
 from iars.baselines import one_nn, pairwise, znormalise
 from iars.data import read_uea
 
@@ -49,9 +50,7 @@ def test_paper_datasets_match_the_published_archive_accuracies(uea_dir, name, ex
 
 
 def test_script_writes_metrics(tmp_path):
-    import baselines as script
-
-    m = script.baselines(compose_cfg(tmp_path, "~logger", "normalise=znorm", config="baselines"))
+    m = pipeline.baselines(plain(compose_cfg(tmp_path, "~logger", "normalise=znorm", config="baselines")))
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk["dataset"] == "BasicMotions" and set(on_disk["acc"]) == {"1NN-ED", "1NN-DTW-I", "1NN-DTW-D"}
     assert on_disk["acc"] == m["acc"] and on_disk["normalise"] == "znorm"

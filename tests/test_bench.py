@@ -1,7 +1,7 @@
 """scripts/bench.py at toy scale: every variant runs and the report has the ratios."""
 import json
 
-import bench
+from iars.scripts import bench
 
 
 def test_bench_runs_every_variant_and_reports_ratios(tmp_path, capsys):

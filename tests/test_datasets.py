@@ -5,7 +5,7 @@ from conftest import REPO, UEA_DIR
 from conftest import compose_cfg as _cfg
 from hydra.utils import instantiate
 
-DATASETS = sorted(p.stem for p in (REPO / "conf" / "dataset").glob("*.yaml") if p.stem not in ("uea", "synthetic"))
+DATASETS = sorted(p.stem for p in (REPO / "conf" / "dataset").glob("*.yaml") if p.stem not in ("uea", "synthetic", "arrays"))
 PAPER = ["hand_movement_direction", "heartbeat", "atrial_fibrillation", "self_regulation_scp1", "phoneme",
          "self_regulation_scp2", "cricket", "ethanol_concentration", "stand_walk_jump", "motor_imagery"]
 

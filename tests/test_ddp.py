@@ -20,7 +20,7 @@ class _RecordPerRank(pl.Callback):
         self.levels = []
 
     def on_train_epoch_start(self, trainer, pl_module):
-        self.levels.append(pl_module.train_level)
+        self.levels.append(pl_module.train_resolution)
 
     def on_train_end(self, trainer, pl_module):
         selection = next(c for c in trainer.callbacks if isinstance(c, ResolutionSelection))
@@ -45,11 +45,11 @@ def test_all_ranks_train_the_same_resolution(tmp_path, scoring, file_sharing):
     torch.manual_seed(0)
     dm = SyntheticDataModule(n_train=32, n_test=8, length=64, batch_size=4)
     module = ContrastivePretrainer(DilatedConvEncoder(3, K=8, depth=1), mode="iars", max_length=64,
-                                   scoring=scoring)
-    trainer = pl.Trainer(
+                                   scoring=scoring, seed=3, selection={"probe_every_steps": 1})
+    trainer = pl.Trainer(  # the module brings its selection callback
         strategy="ddp_spawn", accelerator="cpu", devices=2, max_epochs=5, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        callbacks=[ResolutionSelection(scoring=scoring, probe_every_steps=1, seed=3), _RecordPerRank(tmp_path)],
+        callbacks=[_RecordPerRank(tmp_path)],
     )
     trainer.fit(module, datamodule=dm)
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]

@@ -4,8 +4,7 @@ import json
 
 import pytest
 import torch
-import train as train_script
-from conftest import FAST, NO_LOGGER, REPO, compose_cfg, run_script
+from conftest import FAST, NO_LOGGER, REPO, compose_cfg, run_script, train
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
@@ -68,7 +67,7 @@ def test_without_a_preset_runs_are_grouped_by_dataset(tmp_path):
 def test_the_ablation_fixed_levels_resolve_for_any_length(tmp_path):
     for loss, level in (("fixed_finest", -1), ("fixed_coarsest", 0)):
         cfg = compose_cfg(tmp_path, f"loss={loss}")
-        assert (cfg.loss.mode, cfg.loss.level) == ("fixed", level)
+        assert (cfg.loss.mode, cfg.loss.resolution) == ("fixed", level)
 
 
 def test_slurm_launcher_follows_the_trainer(tmp_path):
@@ -85,7 +84,7 @@ def test_slurm_launcher_follows_the_trainer(tmp_path):
 def test_threads_and_saved_embeddings(tmp_path):
     before = torch.get_num_threads()
     try:
-        metrics = train_script.train(compose_cfg(tmp_path, *FAST, NO_LOGGER, "threads=2", "save_embeddings=true"))
+        metrics = train(compose_cfg(tmp_path, *FAST, NO_LOGGER, "threads=2", "save_embeddings=true"))
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
@@ -111,7 +110,7 @@ def test_embedding_size_tiny_sweep_then_report(tmp_path):
         rows = [line.split("|")[1].strip() for line in block.splitlines() if line.startswith("| ")]
         assert rows == ["dataset", "---", "BasicMotions", "Synthetic", "# of best"]  # a row per dataset
         assert block.count(" ± ") == 8  # two seeds: mean ± std in every cell
-    for name in ("scatter", "selected_levels", "tsne"):
+    for name in ("scatter", "selected_resolutions", "tsne"):
         png = sweep / f"{name}.png"
         assert png.stat().st_size > 5000 and png.read_bytes()[:4] == b"\x89PNG"
 

@@ -3,7 +3,7 @@ Lightning run with a compiled encoder. They skip without one (CI has none); run 
 GPU machine with ``pytest tests/test_gpu.py``."""
 import pytest
 import pytorch_lightning as pl
-import reference as ref
+from iars import reference as ref
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 

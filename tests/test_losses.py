@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-import reference as ref
+from iars import reference as ref
 from iars import losses
 
 SHAPES = [(1, 1), (1, 5), (2, 1), (2, 2), (3, 7), (4, 8), (2, 13), (5, 3)]

@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pytest
-import report as report_script
 
 from iars.errors import ReportError
 from iars.report import (
@@ -19,6 +18,7 @@ from iars.report import (
     scaling_table,
     write_report,
 )
+from iars.scripts import report as report_script
 
 
 def _run(dataset, loss, K, seed, time, acc, length=100, **extra):
@@ -75,7 +75,7 @@ def test_comparison_table_with_one_loss_has_no_speedup_and_dashes_for_missing_ru
 
 
 def test_loss_labels_name_the_ablations():
-    assert loss_label({"loss": "fixed", "config": {"loss": {"level": -1}}}) == "fixed r=-1"
+    assert loss_label({"loss": "fixed", "config": {"loss": {"resolution": -1}}}) == "fixed r=-1"
     assert loss_label({"loss": "random", "config": {"loss": {"granularity": "step"}}}) == "random/step"
     assert loss_label({"loss": "iars"}) == "iars"
 
@@ -116,13 +116,13 @@ def _write_runs(root, runs, embeddings=False):
 
 
 def test_write_report_writes_the_tables_and_nonempty_figures(tmp_path):
-    runs = [dict(r, selected_levels=[3, 1, 2]) if r["loss"] == "iars" else r for r in RUNS]
+    runs = [dict(r, selected_resolutions=[3, 1, 2]) if r["loss"] == "iars" else r for r in RUNS]
     _write_runs(tmp_path / "sweep", runs, embeddings=True)
     (tmp_path / "sweep" / "failed" / ".hydra").mkdir(parents=True)  # a job that wrote no metrics.json
     report, figures = write_report([tmp_path / "sweep"])
     text = report.read_text()
     assert report == tmp_path / "sweep" / "report.md" and "### K = 16" in text and "1 job(s) without metrics.json" in text
-    assert sorted(p.name for p in figures) == ["scatter.png", "selected_levels.png", "tsne.png"]
+    assert sorted(p.name for p in figures) == ["scatter.png", "selected_resolutions.png", "tsne.png"]
     for path in figures:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
         assert f"![{path.stem}]({path.name})" in text
@@ -154,3 +154,15 @@ def test_cli_logs_the_figures_to_an_offline_wandb_run(tmp_path, monkeypatch, cap
     runs = list((tmp_path / "sweep" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].rglob("*.wandb"))
     assert list((runs[0] / "files" / "media" / "images").glob("scatter_*.png"))
+
+
+def test_records_with_the_older_key_names_are_read(tmp_path):
+    old = [dict(r, selected_levels=[3, 1, 2], level_losses=[[1.0]], config={"loss": {"level": 2}})
+           if r["loss"] == "iars" else r for r in RUNS]
+    _write_runs(tmp_path / "sweep", old)
+    runs, _ = load_runs([tmp_path / "sweep"])
+    iars_runs = [r for r in runs if r["loss"] == "iars"]
+    assert all(r["selected_resolutions"] == [3, 1, 2] and "selected_levels" not in r for r in iars_runs)
+    assert iars_runs[0]["resolution_losses"] == [[1.0]] and iars_runs[0]["config"]["loss"]["resolution"] == 2
+    _, figures = write_report([tmp_path / "sweep"])
+    assert "selected_resolutions.png" in [p.name for p in figures]

@@ -11,8 +11,8 @@ from iars.module import ContrastivePretrainer
 from iars.selection import (
     ResolutionSelector,
     importance_scores,
-    level_of_resolution,
-    resolution_of_level,
+    depth_of_resolution,
+    resolution_of_depth,
 )
 
 NAN = float("nan")
@@ -23,13 +23,13 @@ def test_resolution_index_names_the_level_length(n):
     """Aligned from the coarsest end: resolution r holds the level of length 2^r..2^(r+1)-1."""
     L = num_levels(n)
     for depth in range(L):
-        r = resolution_of_level(depth, L)
+        r = resolution_of_depth(depth, L)
         assert r == math.floor(math.log2(n >> depth))
-        assert level_of_resolution(r, L) == depth
+        assert depth_of_resolution(r, L) == depth
 
 
 def test_missing_resolution_trains_the_finest_level():
-    assert level_of_resolution(7, num_levels(5)) == 0
+    assert depth_of_resolution(7, num_levels(5)) == 0
 
 
 def test_probe_vector_is_aligned_from_the_coarsest_end():
@@ -149,7 +149,7 @@ def test_only_the_selected_resolution_contributes_gradient(scoring, resolution):
     torch.manual_seed(0)
     enc = DilatedConvEncoder(in_channels=2, K=8, depth=2, dropout=0.0)
     module = ContrastivePretrainer(enc, mode="iars", max_length=64, scoring=scoring, averaged=False)
-    module.train_level = resolution
+    module.train_resolution = resolution
     x = torch.randn(4, 64, 2)
 
     torch.manual_seed(1)  # same crop and mask for both computations
@@ -157,7 +157,7 @@ def test_only_the_selected_resolution_contributes_gradient(scoring, resolution):
     torch.manual_seed(1)
     z1, z2 = module.views(x)
     L = num_levels(z1.size(1))
-    single = level_losses(z1, z2)[level_of_resolution(resolution, L)]
+    single = level_losses(z1, z2)[depth_of_resolution(resolution, L)]
     g_ref = _grads(module, single)
     for a, b in zip(g_step, g_ref):
         torch.testing.assert_close(a, b)
@@ -190,17 +190,78 @@ def test_random_per_step_draws_among_the_crops_levels():
     assert len(seen) >= 4
 
 
-def test_fixed_needs_a_valid_level():
+def test_fixed_needs_a_valid_resolution():
     from iars.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="loss.level"):
-        ContrastivePretrainer(torch.nn.Identity(), mode="fixed", max_length=100, level=9)
-    with pytest.raises(ConfigError, match="loss.level"):
-        ContrastivePretrainer(torch.nn.Identity(), mode="fixed", max_length=100, level=-8)
+    with pytest.raises(ConfigError, match="loss.resolution=9"):
+        ContrastivePretrainer(torch.nn.Identity(), mode="fixed", max_length=100, resolution=9)
+    with pytest.raises(ConfigError, match="loss.resolution=-8"):
+        ContrastivePretrainer(torch.nn.Identity(), mode="fixed", max_length=100, resolution=-8)
+    with pytest.raises(ConfigError, match="no loss.resolution: loss=fixed needs a resolution index in 0..6"):
+        ContrastivePretrainer(torch.nn.Identity(), mode="fixed", max_length=100)
 
 
-def test_a_negative_fixed_level_counts_from_the_finest():
+def test_a_negative_fixed_resolution_counts_from_the_finest():
     # T = 100 has R = 7 resolutions: -1 is r = 6 (lengths 64..127), -7 is r = 0 (length 1)
-    for level, resolution in ((-1, 6), (-2, 5), (-7, 0)):
-        module = ContrastivePretrainer(torch.nn.Identity(), mode="fixed", max_length=100, level=level)
-        assert module.train_level == resolution
+    for given, resolution in ((-1, 6), (-2, 5), (-7, 0)):
+        module = ContrastivePretrainer(torch.nn.Identity(), mode="fixed", max_length=100, resolution=given)
+        assert module.train_resolution == resolution
+
+
+# -- the module brings its selection ------------------------------------------------------
+
+
+@pytest.mark.parametrize("loader_of", ["tensors", "tensor_dataset"])
+def test_any_trainer_fit_selects(loader_of):
+    """A plain Trainer and loader (no iars DataModule, no callback passed): the module brings
+    its selection callback and draws its probe batch from the loader's dataset."""
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.manual_seed(0)
+    X = torch.randn(16, 64, 2)
+    data = X if loader_of == "tensors" else TensorDataset(X)
+    module = ContrastivePretrainer(DilatedConvEncoder(2, K=8, depth=1), mode="iars", max_length=64,
+                                   selection={"probe_every_steps": 1})
+    trainer = pl.Trainer(max_epochs=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.fit(module, DataLoader(data, batch_size=8))
+    history = module.selection.history
+    assert len(history) == 4 and module.selection in trainer.callbacks
+    assert all(all(v is not None for v in h["losses"]) for h in history)  # the probe measured every resolution
+    assert [h["resolution"] for h in history[1:]] == module.selection.selector.chosen[1:4]
+    assert not np.allclose(history[-1]["next_probs"], 1 / 7)  # scored, not uniform
+
+
+def test_selection_settings_are_checked_when_the_module_is_built():
+    from iars.errors import ConfigError
+
+    enc = DilatedConvEncoder(2, K=4, depth=1)
+    for selection, message in (({"softmaxes": 0}, "loss.selection.softmaxes=0"),
+                               ({"temperature": -1.0}, "loss.selection.temperature=-1.0"),
+                               ({"rule": "greedy"}, "loss.selection.rule='greedy'"),
+                               ({"probe_size": 1}, "loss.selection.probe_size=1")):
+        with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+            ContrastivePretrainer(enc, mode="iars", max_length=64, selection=selection)
+    with pytest.raises(ConfigError, match="loss=random draws uniformly"):
+        ContrastivePretrainer(enc, mode="random", max_length=64, selection={"rule": "importance"})
+    with pytest.raises(ConfigError, match="give max_length"):
+        ContrastivePretrainer(enc, mode="iars")
+
+
+def test_the_module_is_rebuilt_from_its_checkpoint(tmp_path):
+    """An encoder given as a spec is recorded: load_from_checkpoint needs nothing else."""
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    spec = {"_target_": "iars.encoders.DilatedConvEncoder", "in_channels": 2, "K": 8, "depth": 1}
+    module = ContrastivePretrainer(spec, mode="fixed", resolution=-1, max_length=32, normaliser={"mean": [0.0, 1.0],
+                                                                                                  "scale": [1.0, 2.0]})
+    trainer = pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.fit(module, DataLoader(TensorDataset(torch.randn(8, 32, 2)), batch_size=4))
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    loaded = ContrastivePretrainer.load_from_checkpoint(tmp_path / "m.ckpt")
+    assert loaded.hparams["normaliser"] == {"mean": [0.0, 1.0], "scale": [1.0, 2.0]} and loaded.train_resolution == 5
+    x = torch.randn(3, 32, 2)
+    torch.testing.assert_close(loaded.eval_encoder.eval()(x), module.eval_encoder.eval()(x), rtol=0, atol=0)

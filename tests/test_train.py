@@ -4,12 +4,12 @@ import math
 
 import pytest
 import torch
-import train as train_script
-from conftest import FAST, NO_LOGGER, run_script
+from conftest import FAST, NO_LOGGER, run_script, train
 from conftest import compose_cfg as _cfg
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 
+from iars import pipeline
 from iars.errors import ConfigError
 
 
@@ -49,7 +49,7 @@ def _assert_run(metrics, out_dir):
 
 
 def test_end_to_end_basic_motions(tmp_path):
-    metrics = train_script.train(_cfg(tmp_path, *FAST, "logger=csv"))
+    metrics = train(_cfg(tmp_path, *FAST, "logger=csv"))
     on_disk = _assert_run(metrics, tmp_path)
     assert on_disk["dataset"] == "BasicMotions" and on_disk["K"] == 16 and on_disk["loss"] == "hier"
     assert (tmp_path / "last.ckpt").is_file()
@@ -57,34 +57,34 @@ def test_end_to_end_basic_motions(tmp_path):
 
 
 def test_end_to_end_resnet18(tmp_path):
-    metrics = train_script.train(_cfg(tmp_path, "trainer.max_steps=3", "trainer.enable_progress_bar=false", NO_LOGGER,
+    metrics = train(_cfg(tmp_path, "trainer.max_steps=3", "trainer.enable_progress_bar=false", NO_LOGGER,
                                       "model=resnet18", "model.K=16", "model.widths=[8,8,16,16]"))
     assert _assert_run(metrics, tmp_path)["model"] == "ResNet18Encoder"
 
 
 def test_end_to_end_unequal_lengths_and_logreg(tmp_path):
-    metrics = train_script.train(_cfg(tmp_path, *FAST, NO_LOGGER, "dataset=japanese_vowels", "classifier=logreg"))
+    metrics = train(_cfg(tmp_path, *FAST, NO_LOGGER, "dataset=japanese_vowels", "classifier=logreg"))
     assert _assert_run(metrics, tmp_path)["classifier"] == "logreg"
 
 
 def test_end_to_end_synthetic_with_wandb_disabled(tmp_path):
-    metrics = train_script.train(_cfg(tmp_path, *FAST, "dataset=synthetic", "logger.mode=disabled"))
+    metrics = train(_cfg(tmp_path, *FAST, "dataset=synthetic", "logger.mode=disabled"))
     assert _assert_run(metrics, tmp_path)["dataset"] == "Synthetic"
 
 
 def test_default_budget_is_ts2vecs(tmp_path):
     cfg = _cfg(tmp_path)
-    small = train_script._budget(cfg.trainer, torch.zeros(40, 100, 6).numpy())
-    large = train_script._budget(cfg.trainer, torch.zeros(12, 2500, 4).numpy())
+    small = pipeline.budget(cfg.trainer, torch.zeros(40, 100, 6).numpy())
+    large = pipeline.budget(cfg.trainer, torch.zeros(12, 2500, 4).numpy())
     assert small == {"max_steps": 200, "max_epochs": -1} and large["max_steps"] == 600
     cfg = _cfg(tmp_path, "trainer.max_epochs=5")
-    assert train_script._budget(cfg.trainer, torch.zeros(2, 2, 2).numpy()) == {"max_steps": -1, "max_epochs": 5}
+    assert pipeline.budget(cfg.trainer, torch.zeros(2, 2, 2).numpy()) == {"max_steps": -1, "max_epochs": 5}
 
 
 def test_same_seed_same_weights(tmp_path):
     weights = []
     for run in ("a", "b"):
-        train_script.train(_cfg(tmp_path / run, *FAST, NO_LOGGER, "dataset=synthetic"))
+        train(_cfg(tmp_path / run, *FAST, NO_LOGGER, "dataset=synthetic"))
         state = torch.load(tmp_path / run / "last.ckpt", weights_only=False)["state_dict"]
         weights.append(state)
     assert weights[0].keys() == weights[1].keys()
@@ -93,13 +93,13 @@ def test_same_seed_same_weights(tmp_path):
 
 def test_nonpositive_K_is_reported(tmp_path):
     with pytest.raises(ConfigError, match="model.K must be a positive integer"):
-        train_script.train(_cfg(tmp_path, *FAST, NO_LOGGER, "model.K=0"))
+        train(_cfg(tmp_path, *FAST, NO_LOGGER, "model.K=0"))
 
 
 def test_a_finished_run_dir_is_never_overwritten(tmp_path):
     (tmp_path / "metrics.json").write_text('{"acc": 0.5}')
     with pytest.raises(ConfigError, match="already exists"):
-        train_script.train(_cfg(tmp_path, *FAST, NO_LOGGER))
+        train(_cfg(tmp_path, *FAST, NO_LOGGER))
     assert (tmp_path / "metrics.json").read_text() == '{"acc": 0.5}'
 
 
@@ -133,7 +133,7 @@ def test_cli_multirun_puts_every_run_under_the_sweep_dir_and_survives_bad_jobs(t
 def test_compiled_encoder_trains_and_matches_eager(tmp_path):
     """compile=true: a run goes end to end, and the compiled encoder computes what the eager
     one does (eval mode: no random mask)."""
-    metrics = train_script.train(_cfg(tmp_path, *FAST, NO_LOGGER, "dataset=synthetic", "compile=true"))
+    metrics = train(_cfg(tmp_path, *FAST, NO_LOGGER, "dataset=synthetic", "compile=true"))
     _assert_run(metrics, tmp_path)
     from iars.encoders import DilatedConvEncoder
 
@@ -147,4 +147,4 @@ def test_compiled_encoder_trains_and_matches_eager(tmp_path):
 
 def test_bad_block_size_is_reported(tmp_path):
     with pytest.raises(ConfigError, match="loss.block=0"):
-        train_script.train(_cfg(tmp_path, *FAST, NO_LOGGER, "loss.block=0"))
+        train(_cfg(tmp_path, *FAST, NO_LOGGER, "loss.block=0"))

@@ -1,10 +1,13 @@
-"""Slow, obviously-correct formulations of the losses. Tests compare the fast code to these.
+"""Slow, obviously-correct formulations of the losses of :mod:`iars.losses`: the oracle the
+tests compare the fast code to, and the baseline ``scripts/bench.py --losses`` times it
+against. z1, z2 are B×T×K; each function returns a scalar.
 
-- loop formulation: written from the formulas, loops over timestamps and series and an
-  explicit softmax (small shapes only);
-- dense formulation: the straightforward tensor code (one full similarity matrix per
-  group, a masked copy, log-softmax, gather), as iars had it before its fused and blocked
-  losses; ``scripts/bench.py --losses`` times the library's losses against it.
+- loop formulation (:func:`instance_loss`, :func:`temporal_loss`, :func:`level_losses`,
+  :func:`hierarchical_loss`): written from the formulas, loops over timestamps and series
+  and an explicit softmax, with its own pooling (small shapes only);
+- dense formulation (:func:`dense_instance_loss`, :func:`dense_temporal_loss`): the
+  straightforward tensor code (one full similarity matrix per group, a masked copy,
+  log-softmax, gather), as iars had it before its fused and blocked losses.
 """
 import torch
 import torch.nn.functional as F

@@ -1,0 +1,354 @@
+"""``TimeSeriesEncoder``: pretrain an encoder on your own series and encode series with it,
+the scikit-learn/aeon way (``fit``/``transform`` on N×C×T arrays), over the same pipeline
+as the command line (:func:`iars.pipeline.pretrain`); and :func:`load_run`, which turns a
+finished run's checkpoint back into one.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.lib.stride_tricks import sliding_window_view
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from iars.data import ArrayDataModule, Normaliser, pad_to_array
+from iars.encoders import ENCODERS
+from iars.errors import ConfigError, DataError
+from iars.evaluate import encode
+from iars.module import ContrastivePretrainer
+from iars.pipeline import loss_settings, pretrain
+from iars.runs import CHECKPOINT_FILE
+
+LOSSES = {"hier": ("hier", None), "iars": ("iars", None), "random": ("random", None), "fixed": ("fixed", None),
+          "fixed_finest": ("fixed", -1), "fixed_coarsest": ("fixed", 0)}
+"""Loss names (those of ``conf/loss/``) -> (mode, fixed resolution)."""
+
+TRAINER = "pytorch_lightning.Trainer"
+_ENCODER_NAMES = {f"{cls.__module__}.{cls.__qualname__}": name for name, cls in ENCODERS.items()}
+_LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")
+
+
+class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
+    """Self-supervised time-series encoder (TS2Vec's hierarchical contrastive learning, or
+    IARS and its ablations): ``fit`` pretrains on unlabeled series, ``transform`` returns
+    one embedding per series.
+
+    Series follow aeon's layout: an N×C×T array (N×T for one channel), or a list of C×T_i
+    arrays of unequal lengths (NaN-padded at the end, as in training); NaN marks missing
+    values. ``fit`` learns the per-channel normalisation of the training series and applies
+    it to every series it encodes.
+
+    Parameters
+    ----------
+    loss : {"hier", "iars", "random", "fixed", "fixed_finest", "fixed_coarsest"}
+        The loss mode (``conf/loss/``): TS2Vec's hierarchical loss, importance-aware
+        resolution selection, or an ablation. ``fixed`` needs ``loss_params={"resolution": r}``.
+    encoder : {"dilated_conv", "resnet18"} or str
+        TS2Vec's encoder, the paper's 1-D ResNet18, or the import path of an encoder class
+        taking ``in_channels`` and ``K`` (B×T×C -> B×T×K).
+    K : int
+        Embedding size.
+    steps, epochs : int or None
+        Pretraining budget; both None: TS2Vec's (200 steps when N·T·C ≤ 100 000, else 600).
+    batch_size, lr, seed : int, float, int
+        Series per step, AdamW's learning rate, and the seed of weights, data order, crops,
+        masks and selection draws.
+    device : {"auto", "cpu", "gpu"}
+        Where to pretrain and encode ("auto": the GPU when present).
+    precision : str
+        Lightning's training precision, e.g. "32-true" or "bf16-mixed".
+    pooling : {"max", "avg"}
+        How :meth:`transform` pools the timestamps: TS2Vec's max, or the paper's average.
+    max_train_length : int or None
+        Longer series are cut into sections for pretraining (TS2Vec); None: never.
+    averaged : bool
+        Encode with a running average of the weights (TS2Vec).
+    loss_params, encoder_params : dict or None
+        Further settings of the loss (``alpha``, ``temporal_unit``, ``pool``, ``block``,
+        ``scoring``, ``resolution``, ``granularity``, ``selection``: see ``conf/loss/``) and
+        of the encoder (e.g. ``depth``, ``hidden``; see ``conf/model/``).
+    verbose : bool
+        Show Lightning's progress bar and messages while fitting.
+
+    Attributes
+    ----------
+    module_ : ContrastivePretrainer
+        The trained module; ``module_.eval_encoder`` is the encoder that encodes.
+    normaliser_ : Normaliser
+        The training series' per-channel statistics.
+    n_channels_ : int
+        Channels of the training series.
+    history_ : list of dict or None
+        Per epoch, the trained resolution, per-resolution losses and next probabilities
+        (selecting losses only).
+    pretrain_time_s_, n_steps_ : float, int
+        Seconds of the fit loop and steps taken (None when loaded from a run without them).
+
+    Examples
+    --------
+    >>> import numpy as np, iars
+    >>> X = np.random.randn(20, 3, 128)
+    >>> enc = iars.TimeSeriesEncoder(loss="iars", K=16, steps=5).fit(X)
+    >>> enc.transform(X).shape
+    (20, 16)
+    """
+
+    def __init__(
+        self,
+        loss: str = "hier",
+        encoder: str = "dilated_conv",
+        K: int = 320,
+        steps: int | None = None,
+        epochs: int | None = None,
+        batch_size: int = 8,
+        lr: float = 1e-3,
+        seed: int = 0,
+        device: str = "auto",
+        precision: str = "32-true",
+        pooling: str = "max",
+        max_train_length: int | None = 3000,
+        averaged: bool = True,
+        loss_params: Mapping[str, Any] | None = None,
+        encoder_params: Mapping[str, Any] | None = None,
+        verbose: bool = False,
+    ):
+        self.loss = loss
+        self.encoder = encoder
+        self.K = K
+        self.steps = steps
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.seed = seed
+        self.device = device
+        self.precision = precision
+        self.pooling = pooling
+        self.max_train_length = max_train_length
+        self.averaged = averaged
+        self.loss_params = loss_params
+        self.encoder_params = encoder_params
+        self.verbose = verbose
+
+    # -- the run config these parameters describe -------------------------------------
+
+    def run_config(self) -> dict[str, Any]:
+        """The parameters as a run config (the shape ``conf/train.yaml`` composes), which
+        :func:`iars.pipeline.pretrain` trains."""
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss={self.loss!r}: choose one of {', '.join(LOSSES)}")
+        mode, resolution = LOSSES[self.loss]
+        loss = {"mode": mode, **({} if resolution is None else {"resolution": resolution}), **(self.loss_params or {})}
+        target = self.encoder
+        if self.encoder in ENCODERS:
+            cls = ENCODERS[self.encoder]
+            target = f"{cls.__module__}.{cls.__qualname__}"
+        elif "." not in str(self.encoder):
+            raise ConfigError(f"encoder={self.encoder!r}: choose one of {', '.join(ENCODERS)}, or give the import "
+                              "path of an encoder class")
+        if self.pooling not in ("max", "avg"):
+            raise ConfigError(f"pooling={self.pooling!r}: choose max or avg")
+        return {
+            "seed": self.seed,
+            "lr": self.lr,
+            "averaged": self.averaged,
+            "compile": False,
+            "model": {"_target_": target, "K": self.K, **(self.encoder_params or {})},
+            "loss": loss,
+            "trainer": {
+                "_target_": TRAINER, "accelerator": {"cuda": "gpu"}.get(self.device, self.device), "devices": 1,
+                "precision": self.precision, "max_steps": self.steps, "max_epochs": self.epochs,
+                "deterministic": "warn", "log_every_n_steps": 1, "enable_progress_bar": bool(self.verbose),
+                "enable_model_summary": False, "enable_checkpointing": False,
+            },
+            "dataset": {"batch_size": self.batch_size, "max_train_length": self.max_train_length},
+            "classifier": {"pooling": self.pooling},
+        }
+
+    @staticmethod
+    def params_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
+        """The estimator parameters of a run config (a CLI run's, or :meth:`run_config`'s)."""
+        model = {k: v for k, v in config["model"].items() if k not in ("_target_", "_partial_", "in_channels")}
+        K = model.pop("K")
+        loss = loss_settings(config["loss"])
+        mode = loss.pop("mode")
+        trainer, dataset = config["trainer"], config.get("dataset", {})
+        return {
+            "loss": mode,
+            "encoder": _ENCODER_NAMES.get(config["model"]["_target_"], config["model"]["_target_"]),
+            "K": K,
+            "steps": trainer.get("max_steps"),
+            "epochs": trainer.get("max_epochs"),
+            "batch_size": dataset.get("batch_size", 8),
+            "lr": config["lr"],
+            "seed": config["seed"],
+            "device": trainer.get("accelerator", "auto"),
+            "precision": trainer.get("precision", "32-true"),
+            "pooling": config.get("classifier", {}).get("pooling", "max"),
+            "max_train_length": dataset.get("max_train_length", 3000),
+            "averaged": config["averaged"],
+            "loss_params": loss or None,
+            "encoder_params": model or None,
+            "verbose": False,
+        }
+
+    # -- fit, transform ---------------------------------------------------------------
+
+    def fit(self, X, y=None) -> TimeSeriesEncoder:
+        """Pretrain on the series X (N×C×T, or a list of C×T_i); labels are not used."""
+        config = self.run_config()
+        datamodule = ArrayDataModule(X, name="X", seed=self.seed, **config["dataset"])
+        with _lightning_output(self.verbose):
+            fitted = pretrain(config, datamodule)
+        module = fitted.module.cpu().eval()
+        self._set_fitted(module, pretrain_time_s_=fitted.clock.seconds, n_steps_=fitted.clock.steps,
+                         history_=fitted.history)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """One embedding per series, N×K, pooled over its timestamps by ``pooling``."""
+        return self.encode(X)
+
+    def encode(self, X, *, per_timestamp: bool = False, window: int | None = None, stride: int | None = None,
+               batch_size: int = 64) -> np.ndarray:
+        """Encode series X (N×C×T, or a list of C×T_i, NaN-padded to the longest).
+
+        - default: N×K, each series pooled by ``pooling`` (as :meth:`transform`);
+        - ``per_timestamp=True``: N×T×K, one vector per timestamp;
+        - ``window=w`` (and ``stride=s``, default w): each series cut into the windows
+          ``[j·s, j·s + w)`` that fit in it, each encoded on its own (bounded memory and
+          context on long series): N×W×K, or N×W×w×K per timestamp.
+        """
+        check_is_fitted(self)
+        X = self._prepare(X)
+        encoder = self.module_.eval_encoder.to(self._encode_device())
+        pooling = None if per_timestamp else self.pooling
+        if window is None:
+            return encode(encoder, X, pooling, batch_size)
+        windows = _Windows(X, window, stride or window)
+        out = encode(encoder, windows, pooling, batch_size)
+        return out.reshape(len(X), windows.per_series, *out.shape[1:])
+
+    def _prepare(self, X) -> np.ndarray:
+        """X in aeon's layout -> N×T×C float32, normalised as the training series were."""
+        X = pad_to_array(X)
+        if X.shape[2] != self.n_channels_:
+            raise DataError(f"X has {X.shape[2]} channels, but the encoder was fitted on {self.n_channels_}; "
+                            "give series in the layout N×C×T (channels second)")
+        return self.normaliser_.transform(X)
+
+    def _encode_device(self) -> torch.device:
+        if self.device in ("auto", None):
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device({"gpu": "cuda"}.get(self.device, self.device))
+
+    def _set_fitted(self, module: ContrastivePretrainer, **fitted: Any) -> None:
+        self.module_ = module
+        self.normaliser_ = Normaliser(**module.hparams["normaliser"])
+        self.n_channels_ = len(self.normaliser_.mean)
+        self.history_ = fitted.get("history_")
+        self.pretrain_time_s_ = fitted.get("pretrain_time_s_")
+        self.n_steps_ = fitted.get("n_steps_")
+
+    # -- save, load -------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted encoder to ``path``: its parameters and config, the module's
+        weights (the encoder and its average) and the normaliser; :meth:`load` reads it."""
+        check_is_fitted(self)
+        path = Path(path)
+        torch.save({
+            "iars": {"params": self.get_params(), "config": self.run_config(), "fitted": {
+                "history_": self.history_, "pretrain_time_s_": self.pretrain_time_s_, "n_steps_": self.n_steps_}},
+            "hyper_parameters": dict(self.module_.hparams),
+            "state_dict": self.module_.state_dict(),
+        }, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> TimeSeriesEncoder:
+        """A fitted encoder from a file of :meth:`save`, or from a run's checkpoint
+        (``last.ckpt`` of ``iars-train``), ready to ``transform``."""
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"{path} not found: give a file written by TimeSeriesEncoder.save or a run's {CHECKPOINT_FILE}")
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        record, hparams = checkpoint.get("iars"), checkpoint.get("hyper_parameters", {})
+        if record is None or "encoder" not in hparams or not hparams.get("normaliser"):
+            raise DataError(f"{path} is not an iars encoder: it holds no encoder spec, normaliser and config "
+                            "(checkpoints of runs before iars 0.2 cannot be reloaded)")
+        estimator = cls(**(record.get("params") or cls.params_from_config(record["config"])))
+        module = ContrastivePretrainer(**{**hparams, "compile_encoder": False})
+        module.load_state_dict(checkpoint["state_dict"])
+        fitted = dict(record.get("fitted") or {})
+        fitted.setdefault("history_", _selection_history(checkpoint))
+        estimator._set_fitted(module.eval(), **fitted)
+        return estimator
+
+    @classmethod
+    def from_run(cls, run_dir: str | os.PathLike) -> TimeSeriesEncoder:
+        """The encoder of a finished ``iars-train`` run, from ``<run_dir>/last.ckpt``."""
+        return load_run(run_dir)
+
+
+def load_run(run_dir: str | os.PathLike) -> TimeSeriesEncoder:
+    """Rebuild the encoder of an ``iars-train`` run from its folder's ``last.ckpt`` (its
+    config, averaged weights and normaliser): encoding the run's test split with it gives
+    the embeddings its classifier stage used."""
+    run_dir = Path(run_dir)
+    path = run_dir / CHECKPOINT_FILE
+    if not path.is_file():
+        where = "is not a directory" if not run_dir.is_dir() else f"holds no {CHECKPOINT_FILE}"
+        raise DataError(f"{run_dir} {where}: give the folder of a run that saved its checkpoint "
+                        "(save_checkpoint=true, the default)")
+    return TimeSeriesEncoder.load(path)
+
+
+def _selection_history(checkpoint: Mapping) -> list | None:
+    """The selection callback's history in a Lightning checkpoint, if any."""
+    for key, state in checkpoint.get("callbacks", {}).items():
+        if "ResolutionSelection" in key and isinstance(state, Mapping):
+            return state.get("history")
+    return None
+
+
+class _Windows:
+    """The windows ``X[:, j·stride : j·stride + window]`` of X (N×T×C) as one (N·W)×w×C
+    sequence whose slices are copied on demand, for :func:`iars.evaluate.encode`."""
+
+    def __init__(self, X: np.ndarray, window: int, stride: int):
+        if not (isinstance(window, int) and 2 <= window <= X.shape[1]):
+            raise ConfigError(f"window={window!r}: give a number of timestamps between 2 and the series' "
+                              f"length {X.shape[1]}")
+        if not (isinstance(stride, int) and stride >= 1):
+            raise ConfigError(f"stride={stride!r}: give a positive number of timestamps")
+        self.view = sliding_window_view(X, window, axis=1)[:, ::stride]  # N×W×C×w, no copy
+        self.per_series = self.view.shape[1]
+
+    def __len__(self) -> int:
+        return self.view.shape[0] * self.per_series
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        idx = np.arange(len(self))[rows]
+        return np.ascontiguousarray(self.view[idx // self.per_series, idx % self.per_series].transpose(0, 2, 1))
+
+
+@contextmanager
+def _lightning_output(verbose: bool) -> Iterator[None]:
+    """Lightning's info messages (devices, tips) shown only when ``verbose``."""
+    loggers = [logging.getLogger(name) for name in _LIGHTNING_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    if not verbose:
+        for logger in loggers:
+            logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)

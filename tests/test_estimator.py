@@ -1,0 +1,174 @@
+"""iars.TimeSeriesEncoder: fit/transform on your own arrays, per-timestamp and windowed
+encoding, save/load, reloading a CLI run, and the scikit-learn conventions."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import NO_LOGGER, compose_cfg, train
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline
+from sklearn.svm import SVC
+
+import iars
+from iars.data import read_uea
+from iars.errors import ConfigError, DataError
+from iars.estimator import TimeSeriesEncoder
+
+# A small encoder and a few steps: enough to train every part, seconds on a CPU.
+SMALL = dict(K=8, steps=3, encoder_params={"depth": 2, "hidden": 16})
+
+
+def _series(n=12, c=3, t=64, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, c, t))
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """An IARS encoder fitted on random N×C×T series (shared by the read-only tests)."""
+    X = _series()
+    return TimeSeriesEncoder(loss="iars", **SMALL).fit(X), X
+
+
+def test_the_readme_one_liner_runs_without_hydra():
+    code = ("import numpy as np, iars, sys; X=np.random.randn(20,3,128); "
+            "e=iars.TimeSeriesEncoder(loss='iars', K=16, steps=5).fit(X); print(e.transform(X).shape); "
+            "print('hydra' in sys.modules, 'omegaconf' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines() == ["(20, 16)", "False False"]
+
+
+def test_transform_pools_what_per_timestamp_encoding_returns(fitted):
+    enc, X = fitted
+    pooled, steps = enc.transform(X), enc.encode(X, per_timestamp=True)
+    assert pooled.shape == (12, 8) and steps.shape == (12, 64, 8)
+    np.testing.assert_array_equal(pooled, steps.max(axis=1))  # pooling="max", the same batches
+    try:
+        np.testing.assert_allclose(enc.set_params(pooling="avg").transform(X), steps.mean(axis=1), rtol=1e-5, atol=1e-6)
+    finally:
+        enc.set_params(pooling="max")
+
+
+def test_sliding_windows_equal_encoding_each_window_alone(fitted):
+    enc, X = fitted
+    out = enc.encode(X, window=20, stride=15)  # windows at 0, 15, 30 (45 + 20 > 64)
+    assert out.shape == (12, 3, 8)
+    for j, start in enumerate((0, 15, 30)):
+        alone = enc.encode(X[:, :, start:start + 20])  # the slow twin: one window at a time
+        np.testing.assert_allclose(out[:, j], alone, rtol=1e-6, atol=1e-6)
+    assert enc.encode(X, window=32, per_timestamp=True).shape == (12, 2, 32, 8)
+
+
+def test_unequal_lengths_univariate_and_missing_values():
+    rng = np.random.default_rng(1)
+    X = [rng.normal(size=n) for n in (30, 41, 25, 50, 33, 47)]  # univariate, unequal lengths
+    X[2][5:9] = np.nan
+    enc = TimeSeriesEncoder(**SMALL).fit(X)
+    z = enc.transform(X)
+    assert z.shape == (6, 8) and np.isfinite(z).all() and enc.n_channels_ == 1
+    assert enc.encode(X, per_timestamp=True).shape == (6, 50, 8)  # padded to the longest
+
+
+def test_iars_selects_through_the_modules_own_callback(fitted):
+    enc, _ = fitted
+    assert enc.n_steps_ == 3 and enc.pretrain_time_s_ > 0
+    assert len(enc.history_) == 3  # 12 series, batches of 8: one step per epoch, 3 epochs
+    assert all(abs(sum(h["next_probs"]) - 1) < 1e-9 for h in enc.history_)
+
+
+def test_save_load_round_trip_is_bit_for_bit(fitted, tmp_path):
+    enc, X = fitted
+    loaded = TimeSeriesEncoder.load(enc.save(tmp_path / "enc.pt"))
+    assert loaded.get_params() == enc.get_params()
+    np.testing.assert_array_equal(loaded.transform(X), enc.transform(X))
+    np.testing.assert_array_equal(loaded.normaliser_.mean, enc.normaliser_.mean)
+    assert loaded.history_ == enc.history_
+    for a, b in zip(loaded.module_.state_dict().values(), enc.module_.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_scikit_learn_conventions(fitted):
+    enc, X = fitted
+    fresh = TimeSeriesEncoder(K=4, loss="random")
+    with pytest.raises(NotFittedError):
+        fresh.transform(X)
+    assert fresh.get_params()["K"] == 4 and fresh.set_params(K=5).K == 5
+    copy = clone(enc)
+    assert copy.get_params() == enc.get_params() and not hasattr(copy, "module_")
+    assert "TimeSeriesEncoder(" in repr(enc)
+
+
+def test_bad_input_is_reported(fitted, tmp_path):
+    enc, X = fitted
+    with pytest.raises(DataError, match="X has 2 channels, but the encoder was fitted on 3"):
+        enc.transform(X[:, :2])
+    with pytest.raises(ConfigError, match="window=100: .* between 2 and the series' length 64"):
+        enc.encode(X, window=100)
+    with pytest.raises(ConfigError, match="loss='hierarchical': choose one of hier, iars"):
+        TimeSeriesEncoder(loss="hierarchical").fit(X)
+    with pytest.raises(ConfigError, match="loss=fixed needs a resolution"):
+        TimeSeriesEncoder(loss="fixed", **SMALL).fit(X)
+    with pytest.raises(DataError, match="train split has 1 series"):
+        TimeSeriesEncoder(**SMALL).fit(X[:1])
+    with pytest.raises(DataError, match="not found"):
+        TimeSeriesEncoder.load(tmp_path / "nothing.pt")
+
+
+def test_a_pipeline_with_a_classifier_on_basic_motions():
+    X_train, y_train, X_test, y_test = read_uea("BasicMotions")
+    model = Pipeline([("enc", TimeSeriesEncoder(loss="fixed_finest", **SMALL)), ("clf", SVC())])
+    model.fit(X_train, y_train)
+    assert model.named_steps["enc"].module_.train_resolution == 6  # the finest of T = 100
+    assert model.score(X_test, y_test) > 0.5  # four classes: chance is 0.25
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    """A CLI run on BasicMotions that saved its embeddings, and the estimator that mirrors
+    its config, fitted on the same train split."""
+    out = tmp_path_factory.mktemp("run")
+    overrides = ["trainer.max_steps=10", "trainer.enable_progress_bar=false", "model.depth=2", "model.K=16",
+                 "model.hidden=16", "loss=iars", "loss.selection.probe_every_steps=1", "seed=3",
+                 "save_embeddings=true", NO_LOGGER]
+    metrics = train(compose_cfg(out, *overrides))
+    estimator = TimeSeriesEncoder(loss="iars", K=16, steps=10, seed=3, encoder_params={"depth": 2, "hidden": 16},
+                                  loss_params={"selection": {"probe_every_steps": 1}})
+    return out, metrics, estimator.fit(read_uea("BasicMotions")[0])
+
+
+def test_load_run_encodes_the_test_split_as_the_classifier_stage_did(cli_run):
+    out, metrics, _ = cli_run
+    X_train, _, X_test, _ = read_uea("BasicMotions")
+    reloaded = iars.load_run(out)
+    with np.load(out / "embeddings.npz") as saved:
+        np.testing.assert_array_equal(reloaded.transform(X_test), saved["test"])
+        np.testing.assert_array_equal(reloaded.transform(X_train), saved["train"])
+    assert (reloaded.loss, reloaded.K, reloaded.seed, reloaded.steps) == ("iars", 16, 3, 10)
+    assert [h["resolution"] for h in reloaded.history_] == metrics["selected_resolutions"]  # 2 epochs of 5 steps
+    assert TimeSeriesEncoder.from_run(out).get_params() == reloaded.get_params()
+
+
+def test_the_estimator_and_the_cli_are_one_code_path(cli_run):
+    """The same config trains the same weights: the estimator's embeddings are the run's, its
+    selection history the run's, and the classifier on them gives the run's accuracy."""
+    out, metrics, estimator = cli_run
+    X_train, y_train, X_test, y_test = read_uea("BasicMotions")
+    with np.load(out / "embeddings.npz") as saved:
+        np.testing.assert_array_equal(estimator.transform(X_test), saved["test"])
+    assert [h["resolution"] for h in estimator.history_] == metrics["selected_resolutions"]
+    from iars.evaluate import classify
+
+    _, y_tr = np.unique(y_train, return_inverse=True)
+    _, y_te = np.unique(y_test, return_inverse=True)
+    scores = classify(estimator.transform(X_train), y_tr, estimator.transform(X_test), y_te)
+    assert scores["acc"] == metrics["acc"]
+
+
+def test_load_run_names_what_is_missing(tmp_path):
+    with pytest.raises(DataError, match="is not a directory"):
+        iars.load_run(tmp_path / "nowhere")
+    with pytest.raises(DataError, match="holds no last.ckpt"):
+        iars.load_run(tmp_path)
