@@ -142,7 +142,7 @@ class ResolutionSelection(pl.Callback):
         return torch.where(counts > 0, sums / counts.clamp(min=1), torch.nan).cpu().numpy()
 
     def _measure(self, trainer, pl_module) -> np.ndarray:
-        sums, counts = pl_module.epoch_level_sums()  # read and reset every epoch
+        sums, counts = pl_module.epoch_resolution_sums()  # read and reset every epoch
         if self.scoring == "probe":
             if trainer.global_step - self._last_probe_step < self.probe_every_steps:
                 return np.full(self.selector.n_resolutions, np.nan)

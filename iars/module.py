@@ -47,7 +47,7 @@ class ContrastivePretrainer(pl.LightningModule):
     Per-resolution losses for scoring (``scoring``): ``running`` records the trained
     resolution's loss each step; ``every_step`` also computes every other level under
     ``no_grad``; ``probe`` leaves measuring to the callback (:meth:`probe_losses`).
-    The selection callback reads the epoch's sums with :meth:`epoch_level_sums`.
+    The selection callback reads the epoch's sums with :meth:`epoch_resolution_sums`.
 
     Args:
         encoder: maps B×T×C to B×T×K: a module, or a spec ``{"_target_": class path,
@@ -237,7 +237,7 @@ class ContrastivePretrainer(pl.LightningModule):
         self._sums.index_add_(0, idx, torch.stack(list(observed.values())).float())
         self._counts.index_add_(0, idx, torch.ones(len(observed), device=self.device))
 
-    def epoch_level_sums(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def epoch_resolution_sums(self) -> tuple[torch.Tensor, torch.Tensor]:
         """This epoch's per-resolution loss sums and counts (length R each), then reset."""
         R = self.n_resolutions
         sums = self._sums if self._sums is not None else torch.zeros(R, device=self.device)

@@ -161,7 +161,7 @@ def test_only_the_selected_resolution_contributes_gradient(scoring, resolution):
     g_ref = _grads(module, single)
     for a, b in zip(g_step, g_ref):
         torch.testing.assert_close(a, b)
-    sums, counts = module.epoch_level_sums()
+    sums, counts = module.epoch_resolution_sums()
     expected_count = L if scoring == "every_step" else 1
     assert int(counts.sum()) == expected_count
     assert sums[min(resolution, L - 1)] == pytest.approx(single.item(), rel=1e-5)
@@ -185,7 +185,7 @@ def test_random_per_step_draws_among_the_crops_levels():
     seen = set()
     for _ in range(40):
         module.training_step((torch.randn(2, 32, 2),), 0)
-        sums, counts = module.epoch_level_sums()
+        sums, counts = module.epoch_resolution_sums()
         seen.update(torch.nonzero(counts).flatten().tolist())
     assert len(seen) >= 4
 
