@@ -13,7 +13,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from sklearn.preprocessing import StandardScaler
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from iars.errors import DataError
 from iars.synthetic import make_classification
@@ -265,6 +265,8 @@ class TimeSeriesDataModule(pl.LightningDataModule):
         self.normaliser: Normaliser | None = None
         self._loaded: Split | None = None
         self._pretrain_X: np.ndarray | None = None
+        self._sampler: EpochShuffle | None = None
+        self._resume: dict | None = None
 
     def load(self) -> Split:
         """The dataset's arrays, padded and labelled, before normalisation."""
@@ -328,14 +330,58 @@ class TimeSeriesDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         X = torch.from_numpy(self.pretrain_X)
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(
-            TensorDataset(X),
-            batch_size=min(self.batch_size, len(X)),
-            shuffle=True,
-            drop_last=True,
-            generator=generator,
-        )
+        batch_size = min(self.batch_size, len(X))
+        self._sampler = EpochShuffle(len(X), self.seed)
+        if self._resume is not None:  # continue where the checkpointed run stopped
+            epoch, done = self._resume["epoch"], self._resume["batches_done"]
+            finished = done >= len(X) // batch_size
+            self._sampler.resume(epoch + 1 if finished else epoch, 0 if finished else done * batch_size)
+            self._resume = None
+        return DataLoader(TensorDataset(X), batch_size=batch_size, sampler=self._sampler, drop_last=True,
+                          generator=torch.Generator().manual_seed(self.seed))
+
+    def state_dict(self) -> dict:
+        """Where pretraining is in the data (saved in checkpoints): the epoch of the shuffle and
+        the batches of it done. Single-process only (under DDP, Lightning's distributed sampler
+        orders the data and resumes at epoch boundaries)."""
+        trainer = self.trainer
+        if self._sampler is None or trainer is None or trainer.world_size > 1:
+            return {}
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        return {"epoch": self._sampler.epoch, "batches_done": done}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._resume = state or None
+
+
+class EpochShuffle(Sampler[int]):
+    """A new random order of ``n`` items every epoch, a function of ``(seed, epoch)`` alone
+    (Lightning calls :meth:`set_epoch` at each epoch start), so that a run resumed from a
+    checkpoint sees exactly the order the uninterrupted run saw; :meth:`resume` starts the
+    next pass at a position inside an epoch."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+        self._skip = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def resume(self, epoch: int, position: int) -> None:
+        """The next pass covers ``epoch``'s order from item ``position`` on."""
+        self.epoch, self._skip = epoch, position
+
+    def order(self, epoch: int) -> list[int]:
+        """Epoch ``epoch``'s permutation of 0..n−1."""
+        seed = int(np.random.SeedSequence([self.seed, epoch]).generate_state(1)[0])
+        return torch.randperm(self.n, generator=torch.Generator().manual_seed(seed)).tolist()
+
+    def __iter__(self):
+        skip, self._skip = self._skip, 0
+        return iter(self.order(self.epoch)[skip:])
+
+    def __len__(self) -> int:
+        return self.n
 
 
 def pretrain_series(X: np.ndarray, max_train_length: int | None) -> np.ndarray:

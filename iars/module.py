@@ -1,9 +1,11 @@
 """The Lightning module that pretrains an encoder with a contrastive loss."""
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import nn
@@ -148,6 +150,7 @@ class ContrastivePretrainer(pl.LightningModule):
         if compile_encoder:
             encoder.compile()  # in place: same parameters and state_dict keys
         self._generator = torch.Generator().manual_seed(seed)
+        self._restored_random_state: dict | None = None
         self._sums = self._counts = None
 
     def _fixed_resolution(self, given: int | None) -> int:
@@ -251,6 +254,22 @@ class ContrastivePretrainer(pl.LightningModule):
         if self.averaged is not None:
             self.averaged.update_parameters(self.encoder)
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # The random streams too, so that a resumed run draws the crops, masks and dropout
+        # the uninterrupted run would have drawn.
+        checkpoint["random_state"] = {"module": self._generator.get_state(), **random_state()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.get("random_state")
+        if state is not None:
+            self._generator.set_state(state["module"])
+            self._restored_random_state = state  # applied when training resumes, not on a mere load
+
+    def on_train_start(self) -> None:
+        state, self._restored_random_state = self._restored_random_state, None
+        if state is not None:
+            set_random_state(state)
+
     @property
     def eval_encoder(self) -> nn.Module:
         """The encoder to evaluate: the weight average when kept, else the encoder."""
@@ -258,3 +277,25 @@ class ContrastivePretrainer(pl.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.encoder.parameters(), lr=self.lr)
+
+
+def random_state() -> dict[str, Any]:
+    """The global random streams (torch CPU and CUDA, numpy, Python), as plain values."""
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+        "python": random.getstate(),
+    }
+
+
+def set_random_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`random_state` returned."""
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))

@@ -45,6 +45,16 @@ def run_script(name, *args):
                           capture_output=True, text=True, env=env, timeout=900)
 
 
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same global random state: random tensors repeat run to run."""
+    import numpy as np
+    import torch
+
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
 @pytest.fixture
 def uea_dir() -> Path:
     """The real UEA archive copy beside the repo (../shared/data/UEA); skips when absent."""

@@ -57,6 +57,20 @@ def test_pad_to_array_and_channel_mismatch():
         pad_to_array([np.ones((2, 3)), np.ones((3, 3))])
 
 
+def test_both_splits_are_normalised_with_the_train_statistics_by_value():
+    """Train channel 0 is (1, 3, 1, 3): mean 2, std 1; channel 1 is (10, 10, 30, 30): mean 20,
+    std 10. The test split, far from the train statistics, must use those, not its own."""
+    from iars.data import ArrayDataModule
+
+    X_train = np.array([[[1, 3], [10, 10]], [[1, 3], [30, 30]]], dtype=float)  # N×C×T = 2×2×2
+    X_test = np.array([[[5, 7], [0, 40]], [[5, 5], [20, 20]]], dtype=float)
+    data = ArrayDataModule(X_train, X_test=X_test).prepare()
+    np.testing.assert_array_equal(data.X_train[:, :, 0], [[-1, 1], [-1, 1]])  # N×T×C
+    np.testing.assert_array_equal(data.X_train[:, :, 1], [[-1, -1], [1, 1]])
+    np.testing.assert_array_equal(data.X_test[:, :, 0], [[3, 5], [3, 3]])
+    np.testing.assert_array_equal(data.X_test[:, :, 1], [[-2, 2], [0, 0]])
+
+
 def test_normalise_keeps_nan():
     X = np.array([[[1.0], [np.nan], [3.0]]], dtype=np.float32)
     tr, te = normalise(X, X.copy())

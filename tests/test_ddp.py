@@ -13,18 +13,23 @@ from iars.module import ContrastivePretrainer
 
 
 class _RecordPerRank(pl.Callback):
-    """Writes what this rank trained, epoch by epoch, to ``<dir>/rank<N>.json``."""
+    """Writes what this rank trained, epoch by epoch, and its own per-resolution loss sums
+    before the selection callback reduces them over ranks, to ``<dir>/rank<N>.json``."""
 
     def __init__(self, out_dir):
         self.out_dir = str(out_dir)
-        self.levels = []
+        self.levels, self.local = [], []
 
     def on_train_epoch_start(self, trainer, pl_module):
         self.levels.append(pl_module.train_resolution)
 
+    def on_train_epoch_end(self, trainer, pl_module):  # runs before the module's own callbacks
+        if pl_module._sums is not None:
+            self.local.append([pl_module._sums.tolist(), pl_module._counts.tolist()])
+
     def on_train_end(self, trainer, pl_module):
         selection = next(c for c in trainer.callbacks if isinstance(c, ResolutionSelection))
-        record = {"levels": self.levels, "history": selection.history}
+        record = {"levels": self.levels, "local": self.local, "history": selection.history}
         with open(f"{self.out_dir}/rank{trainer.global_rank}.json", "w") as f:
             json.dump(record, f)
 
@@ -56,3 +61,14 @@ def test_all_ranks_train_the_same_resolution(tmp_path, scoring, file_sharing):
     assert len(ranks[0]["levels"]) == 5
     assert ranks[0]["levels"] == ranks[1]["levels"]
     assert ranks[0]["history"] == ranks[1]["history"]  # the same reduced losses and probabilities
+    if scoring == "running":  # each rank saw its own data: the scores use the mean over both
+        differ = 0
+        for e, ((s0, c0), (s1, c1)) in enumerate(zip(ranks[0]["local"], ranks[1]["local"])):
+            reduced = ranks[0]["history"][e]["losses"]
+            for r in range(len(reduced)):
+                if c0[r] + c1[r] == 0:
+                    assert reduced[r] is None
+                    continue
+                assert reduced[r] == pytest.approx((s0[r] + s1[r]) / (c0[r] + c1[r]), rel=1e-6)
+                differ += c0[r] > 0 and c1[r] > 0 and abs(s0[r] / c0[r] - s1[r] / c1[r]) > 1e-4
+        assert differ >= 3  # the ranks' own losses differ, so a missing reduction would show

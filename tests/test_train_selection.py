@@ -1,6 +1,7 @@
 """loss=iars, random and fixed through the train script: selection history, resume."""
 import json
 
+import numpy as np
 import pytest
 from conftest import NO_LOGGER, train
 from conftest import compose_cfg as _cfg
@@ -65,13 +66,83 @@ def test_resume_continues_the_same_selection_history(tmp_path):
     assert resumed["selected_resolutions"] == full["selected_resolutions"]
 
 
-def test_resumed_iars_run_keeps_its_history(tmp_path):
-    common = [*SMALL, "loss=iars", "loss.selection.probe_size=4"]
-    first = train(_cfg(tmp_path / "first", *common, "trainer.max_epochs=3"))
-    resumed = train(_cfg(tmp_path / "resumed", *common, "trainer.max_epochs=5",
-                                      f"ckpt_path={tmp_path / 'first' / 'last.ckpt'}"))
-    assert resumed["selected_resolutions"][:3] == first["selected_resolutions"]
-    assert resumed["resolution_losses"][:3] == first["resolution_losses"] and len(resumed["selected_resolutions"]) == 5
+def _weights(run_dir):
+    import torch
+
+    return torch.load(run_dir / "last.ckpt", weights_only=True)["state_dict"]
+
+
+@pytest.mark.parametrize("scoring", ["probe", "running"])
+def test_a_resumed_iars_run_continues_exactly_past_the_uniform_phase(tmp_path, scoring):
+    """Stopped after 4 scored epochs and resumed to 8: the selector's history, the scores,
+    the draws and the final weights are the uninterrupted run's, bit for bit."""
+    import torch
+
+    common = [*SMALL, "loss=iars", f"loss.scoring={scoring}", "loss.selection.probe_every_steps=1"]
+    full = train(_cfg(tmp_path / "full", *common, "trainer.max_epochs=8"))
+    first = train(_cfg(tmp_path / "first", *common, "trainer.max_epochs=4"))
+    resumed = train(_cfg(tmp_path / "resumed", *common, "trainer.max_epochs=8",
+                         f"ckpt_path={tmp_path / 'first' / 'last.ckpt'}"))
+    assert first["selection_probs"][-1] != full["selection_probs"][0]  # past the uniform phase
+    for key in ("selected_resolutions", "resolution_losses", "selection_probs"):
+        assert resumed[key] == full[key], key
+    assert resumed["steps"] == full["steps"] == 16
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "resumed")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# -- the logged scores against the paper's formula, recomputed here ----------------------------
+
+
+def _softmax(x, temperature):
+    e = np.exp((x - x.max()) / temperature)
+    return e / e.sum()
+
+
+def _paper_scores(current, previous, softmaxes=2, temperature=1.0):
+    """Eq. 9 then eq. 10, from the formula: softmax over the resolutions with a value of the
+    loss change, applied ``softmaxes`` times; resolutions without a value get 0."""
+    delta = np.array(current, float) - np.array(previous, float)
+    p = np.zeros_like(delta)
+    valid = ~np.isnan(delta)
+    x = delta[valid]
+    for _ in range(softmaxes):
+        x = _softmax(x, temperature)
+    p[valid] = x
+    return p
+
+
+def _filled(resolution_losses):
+    """Each epoch's losses, an unmeasured resolution keeping its last value (the paper's filling)."""
+    rows, last = [], None
+    for losses in resolution_losses:
+        row = np.array([np.nan if v is None else v for v in losses], float)
+        if last is not None:
+            row = np.where(np.isnan(row), last, row)
+        rows.append(row)
+        last = row
+    return rows
+
+
+@pytest.mark.parametrize("scoring,settings", [
+    ("probe", []), ("running", []),
+    ("probe", ["loss.selection.softmaxes=1", "loss.selection.temperature=0.05"]),
+])
+def test_logged_scores_are_the_papers_formula_of_the_logged_losses(tmp_path, scoring, settings):
+    """An exact end-to-end oracle: next_probs[e] = eq. 9–10 of losses[e] and losses[e−1], with
+    the softmaxes and temperature given in the config, and not uniform."""
+    softmaxes = 1 if settings else 2
+    temperature = 0.05 if settings else 1.0
+    m = train(_cfg(tmp_path, *SMALL, "loss=iars", f"loss.scoring={scoring}", "loss.selection.probe_every_steps=1",
+                   "trainer.max_epochs=8", *settings))
+    losses, probs = _filled(m["resolution_losses"]), m["selection_probs"]
+    R = len(probs[0])
+    for e in range(1, len(probs)):
+        expected = _paper_scores(losses[e], losses[e - 1], softmaxes, temperature)
+        np.testing.assert_allclose(probs[e], expected, rtol=1e-12, atol=1e-15, err_msg=f"epoch {e}")
+    assert max(abs(p - 1 / R) for row in probs[1:] for p in row) > (0.05 if settings else 1e-3)
+    drawn = m["selected_resolutions"]
+    assert all(probs[e - 1][drawn[e]] > 0 for e in range(1, len(drawn)))  # each draw had probability
 
 
 @pytest.mark.parametrize("override,message", [
