@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from iars.augment import sample_crop
 from iars.errors import ConfigError
@@ -20,16 +21,24 @@ def _sync(pl_module: pl.LightningModule) -> None:
 class PretrainClock(pl.Callback):
     """Wall-clock of the fit loop only: from the start of the train loop to its end
     (no dataset loading before it, no evaluation after), CUDA synchronised before
-    each reading.
+    each reading. A resumed run continues the clock: checkpoints carry the earlier
+    segments (up to the moment each was saved), so steps redone after a checkpoint
+    count once.
 
-    After fit: ``seconds``, ``steps`` and ``step_times`` (seconds per step).
+    After fit: ``seconds`` (all segments), ``segments`` (seconds of each), ``steps``
+    and ``step_times`` (seconds per step, all segments).
     """
 
     def __init__(self):
+        self.segments: list[float] = []
         self.seconds = 0.0
         self.steps = 0
         self.step_times: list[float] = []
-        self._start = self._step_start = 0.0
+        self._start: float | None = None
+        self._step_start = 0.0
+
+    def _running(self) -> list[float]:
+        return [] if self._start is None else [time.perf_counter() - self._start]
 
     def on_train_start(self, trainer, pl_module):
         _sync(pl_module)
@@ -45,8 +54,32 @@ class PretrainClock(pl.Callback):
 
     def on_train_end(self, trainer, pl_module):
         _sync(pl_module)
-        self.seconds = time.perf_counter() - self._start
+        self.segments += self._running()
+        self._start = None
+        self.seconds = sum(self.segments)
         self.steps = trainer.global_step
+
+    def state_dict(self):
+        return {"segments": self.segments + self._running(), "step_times": list(self.step_times)}
+
+    def load_state_dict(self, state_dict):
+        self.segments = list(state_dict["segments"])
+        self.step_times = list(state_dict["step_times"])
+
+
+class SaveOnInterrupt(pl.Callback):
+    """Saves a checkpoint to ``path`` when a run is stopped by SIGTERM: Lightning finishes the
+    step in progress and raises ``SIGTERMException``, so the checkpoint is at a step boundary
+    (any other exception may come mid-step, and saves nothing)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.saved = False
+
+    def on_exception(self, trainer, pl_module, exception):
+        if isinstance(exception, SIGTERMException):
+            trainer.save_checkpoint(self.path, weights_only=False)
+            self.saved = True
 
 
 class ResolutionSelection(pl.Callback):

@@ -39,10 +39,12 @@ def locate(path: str) -> Any:
 
 
 def build(spec: Mapping, /, **kwargs: Any) -> Any:
-    """Call ``spec["_target_"]`` with the spec's other keys and ``kwargs`` (which win)."""
+    """Call ``spec["_target_"]`` with the spec's other keys and ``kwargs`` (which win); a value
+    that is itself a spec is built first (e.g. a ``datetime.timedelta`` argument)."""
     if "_target_" not in spec:
         raise ConfigError(f"a spec needs a _target_ (the class to build); got keys {sorted(spec)}")
-    args = {k: v for k, v in spec.items() if k not in ("_target_", "_partial_")}
+    args = {k: build(v) if isinstance(v, Mapping) and "_target_" in v else v
+            for k, v in spec.items() if k not in ("_target_", "_partial_")}
     return locate(spec["_target_"])(**{**args, **kwargs})
 
 

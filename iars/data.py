@@ -180,6 +180,10 @@ def read_uea(name: str, data_dir: str | os.PathLike | None = None):
                 f"(aeon .ts format) under a folder and pass dataset.data_dir=<folder> "
                 f"(or set AEON_DATA); check the spelling of dataset.name."
             ) from e
+        if len(out[-2]) == 0:  # aeon reads a file without @data as no series
+            path = (local or where[0]) / name / f"{name}_{split.upper()}.ts"
+            raise DataError(f"dataset {name!r}: {path} holds no series. An aeon .ts file has its header lines "
+                            "(@problemName, @classLabel, ...), then @data, then one series per line.")
     return tuple(out)
 
 

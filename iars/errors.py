@@ -1,10 +1,5 @@
-"""Errors that carry a message meant for the user (what, where, how to fix), and how the
-command-line entry points report them."""
+"""Errors that carry a message meant for the user (what, where, how to fix)."""
 from __future__ import annotations
-
-import sys
-from collections.abc import Callable
-from typing import Any
 
 
 class IarsError(Exception):
@@ -23,6 +18,19 @@ class ReportError(IarsError, ValueError):
     """A report's inputs (sweep dirs, run records) are missing or unusable."""
 
 
+class RunInterrupted(Exception):
+    """A run stopped by a signal (SIGINT, SIGTERM) at a step boundary, its checkpoint saved;
+    ``message`` says where and how to resume, ``exit_status`` is 128 + the signal number."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.signum, self.message = signum, message
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
+
+
 def user_error(exc: BaseException | None) -> IarsError | None:
     """The :class:`IarsError` behind ``exc``, following its causes (a wrapper such as Hydra's
     instantiation error keeps the original as its cause); None for any other error."""
@@ -31,19 +39,3 @@ def user_error(exc: BaseException | None) -> IarsError | None:
             return exc
         exc = exc.__cause__ or exc.__context__
     return None
-
-
-def exit_on_user_error(run: Callable[..., Any], *args: Any, sweep: bool = False) -> Any:
-    """``run(*args)``; a user error prints one ``error:`` line and exits with status 2, or,
-    in a sweep (``sweep=True``), returns None so that the other jobs go on. Any other
-    error propagates with its traceback: it is a bug to see, not to hide."""
-    try:
-        return run(*args)
-    except Exception as exc:
-        err = user_error(exc)
-        if err is None:
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        if sweep:
-            return None
-        sys.exit(2)

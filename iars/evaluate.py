@@ -17,11 +17,17 @@ POOLINGS = ("max", "avg")
 PROTOCOLS = ("svm", "logreg")
 
 
+BATCH_TIMESTAMPS = 2**16
+"""Timestamps per encoding batch (series × length): 64 series up to length 1024, fewer beyond,
+so that the activations of long series stay bounded (~1 GB at K = 320)."""
+
+
 @torch.no_grad()
 def encode(
     encoder: nn.Module, X, pooling: str | None = "max", batch_size: int = 64
 ) -> np.ndarray:
-    """Encode X (N×T×C, anything that slices into float32 arrays) in eval mode, in batches.
+    """Encode X (N×T×C, anything that slices into float32 arrays) in eval mode, in batches of
+    ``batch_size`` series, fewer for long series (at most :data:`BATCH_TIMESTAMPS` timestamps).
 
     Returns instance embeddings N×K, pooled over all timestamps: ``max`` is TS2Vec's
     full-series max pooling, ``avg`` the paper's global average; ``pooling=None`` returns
@@ -29,6 +35,8 @@ def encode(
     """
     if pooling is not None and pooling not in POOLINGS:
         raise ConfigError(f"classifier.pooling={pooling!r}: choose one of {', '.join(POOLINGS)}")
+    length = X[:1].shape[1] if len(X) else 1
+    batch_size = max(1, min(batch_size, BATCH_TIMESTAMPS // length))
     was_training = encoder.training
     encoder.eval()
     device = next(encoder.parameters()).device

@@ -22,9 +22,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from iars.errors import ReportError
-from iars.runs import EMBEDDINGS_FILE, METRICS_FILE, read_metrics
+from iars.runs import EMBEDDINGS_FILE, FAILURE_FILE, METRICS_FILE, read_metrics
 
 BASELINES = "baselines"  # the ``loss`` of a scripts/baselines.py record
+REQUIRED_KEYS = {False: {"dataset", "loss", "K", "seed", "pretrain_time_s", "acc"}, True: {"dataset", "loss", "acc"}}
+"""The keys the report reads, of an SSL record (False) and of a 1-NN baseline record (True)."""
 LOSS_ORDER = ("hier", "iars", "random")
 SCALING_AXES = {"length": "series length", "n_train": "train size"}
 
@@ -44,11 +46,24 @@ def load_runs(dirs: list[str | Path]) -> tuple[list[dict], list[Path]]:
             raise ReportError(f"no {METRICS_FILE} under {root}: is this a sweep dir, and did any run finish?")
         for path in found:
             try:
-                runs.append({**read_metrics(path.parent), "run_dir": str(path.parent)})
-            except (OSError, json.JSONDecodeError) as exc:
+                run = read_metrics(path.parent)
+            except (OSError, ValueError) as exc:
                 raise ReportError(f"{path} is not a readable run record ({exc})") from exc
+            lacking = sorted(REQUIRED_KEYS[run.get("loss") == BASELINES] - set(run))
+            if lacking:
+                raise ReportError(f"{path} lacks {', '.join(lacking)}: not a record of iars-train or iars-baselines "
+                                  "(move it out of the sweep dir, or rerun that job)")
+            runs.append({**run, "run_dir": str(path.parent)})
         missing += [d.parent for d in sorted(root.rglob(".hydra")) if not (d.parent / METRICS_FILE).exists()]
     return runs, missing
+
+
+def _failure(job: Path) -> str:
+    """The one-line error a failed job recorded, or that it recorded none."""
+    try:
+        return json.loads((job / FAILURE_FILE).read_text())["error"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "no error recorded (killed, still running, or crashed)"
 
 
 def loss_label(run: dict) -> str:
@@ -385,8 +400,8 @@ def write_report(dirs: list[str | Path], out_dir: str | Path | None = None, k: i
     sections = [f"# Report: {', '.join(map(str, dirs))}",
                 f"{len(ssl)} SSL runs, {len(nn)} 1-NN baseline runs; mean ± std over seeds."]
     if missing:
-        sections.append(f"**{len(missing)} job(s) without {METRICS_FILE}** (failed or unfinished): "
-                        + ", ".join(str(m) for m in missing))
+        sections.append(f"**{len(missing)} job(s) without {METRICS_FILE}** (failed or unfinished):\n\n"
+                        + "\n".join(f"- {m}: {_failure(m)}" for m in missing))
     figures = {}
     axes = scaling_axes(ssl)
     labels = set(map(loss_label, ssl))

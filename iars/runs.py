@@ -2,6 +2,7 @@
 checkpoint (``last.ckpt``) and optionally its train and test embeddings (``embeddings.npz``)."""
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -38,13 +39,88 @@ def check_fresh(run_dir: str | os.PathLike) -> Path:
     return path
 
 
-def write_metrics(run_dir: str | os.PathLike, metrics: dict[str, Any]) -> Path:
-    """Write ``metrics.json`` into ``run_dir`` (via a temporary file and an atomic rename)."""
-    path = check_fresh(run_dir)
+LOCK_FILE = ".iars.lock"
+FAILURE_FILE = "failure.json"
+_claimed: dict[Path, int] = {}  # run folders this process holds: path -> the locked file's descriptor
+
+
+def claim(run_dir: str | os.PathLike, *, finished_ok: bool = False) -> Path:
+    """Take ``run_dir`` for this process, for the rest of its life: refuses a folder holding a
+    finished run (unless ``finished_ok``) or one that another live process holds. A refused
+    claim changes nothing in the folder. Claiming a folder this process holds is a no-op.
+
+    The hold is an exclusive ``flock`` on ``<run_dir>/.iars.lock``, which the system drops
+    when the process ends, however it ends; :func:`release` drops it earlier.
+    """
+    run_dir = Path(run_dir).resolve()
+    if run_dir in _claimed or process_rank() != 0:  # the other ranks of a DDP run work in rank 0's folder
+        return run_dir
+    if not finished_ok:
+        check_fresh(run_dir)
+    lock = run_dir / LOCK_FILE
+    if lock.exists() or run_dir.exists():
+        holder = _holder(lock)
+        if holder is not None:
+            raise ConfigError(f"{run_dir} is in use by another iars process ({holder}): two runs in one folder "
+                              "would mix their records. Choose another hydra.run.dir (or hydra.sweep.dir).")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ConfigError(f"{run_dir} is in use by another iars process (it took the folder a moment ago): "
+                          "choose another hydra.run.dir (or hydra.sweep.dir).") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"pid {os.getpid()}\n".encode())
+    _claimed[run_dir] = fd
+    return run_dir
+
+
+def process_rank() -> int:
+    """This process's global rank in a multi-process run, from the launchers' environment
+    (torchrun, Slurm, Lightning's own launcher); 0 for a single process."""
+    for key in ("RANK", "SLURM_PROCID"):
+        if key in os.environ:
+            return int(os.environ[key])
+    return int(os.environ.get("NODE_RANK", 0)) + int(os.environ.get("LOCAL_RANK", 0))
+
+
+def release(run_dir: str | os.PathLike) -> None:
+    """Give up a folder this process holds (a no-op otherwise)."""
+    fd = _claimed.pop(Path(run_dir).resolve(), None)
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _holder(lock: Path) -> str | None:
+    """Who holds ``lock`` ("pid N"), or None when nobody does; takes nothing."""
+    if not lock.exists():
+        return None
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # shared: granted only when nobody holds it
+    except BlockingIOError:
+        return os.read(fd, 64).decode().strip() or "a process"
+    finally:
+        os.close(fd)  # also drops the probe's shared lock
+    return None
+
+
+def write_json(path: str | os.PathLike, record: Any) -> Path:
+    """Write ``record`` as JSON to ``path`` via a temporary file and an atomic rename: readers
+    see the old file or the new one, never half of one."""
+    path = Path(path)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_jsonable(metrics), indent=2))
+    tmp.write_text(json.dumps(_jsonable(record), indent=2) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def write_metrics(run_dir: str | os.PathLike, metrics: dict[str, Any]) -> Path:
+    """Write ``metrics.json`` into ``run_dir``, which must not hold one yet (:func:`write_json`)."""
+    return write_json(check_fresh(run_dir), metrics)
 
 
 RENAMED = {"selected_levels": "selected_resolutions", "level_losses": "resolution_losses"}
@@ -54,6 +130,8 @@ RENAMED = {"selected_levels": "selected_resolutions", "level_losses": "resolutio
 def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any]:
     """A run's record; older records' keys (:data:`RENAMED`, ``loss.level``) under their current names."""
     record = json.loads((Path(run_dir) / METRICS_FILE).read_text())
+    if not isinstance(record, dict):
+        raise ValueError(f"a run record is a JSON object, not a {type(record).__name__}")
     for old, new in RENAMED.items():
         if old in record:
             record.setdefault(new, record.pop(old))

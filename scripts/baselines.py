@@ -16,13 +16,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from iars import pipeline
-from iars.errors import exit_on_user_error
 
 
 @hydra.main(config_path="pkg://iars.conf", config_name="baselines", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
-    exit_on_user_error(pipeline.baselines, config, sweep=HydraConfig.get().mode == RunMode.MULTIRUN)
+    pipeline.run_cli(pipeline.baselines, config, sweep=HydraConfig.get().mode == RunMode.MULTIRUN)
 
 
 if __name__ == "__main__":

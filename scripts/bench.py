@@ -244,16 +244,23 @@ def bench_training(overrides: list[str], args) -> dict:
     return report
 
 
+def positive(text: str) -> int:
+    """An argparse type: a positive integer."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return int(text)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--K", type=int, nargs="+", default=[320, 64], help="embedding sizes")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=10, help="steps per variant and round")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--K", type=positive, nargs="+", default=[320, 64], help="embedding sizes")
+    parser.add_argument("--batch-size", type=positive, default=8)
+    parser.add_argument("--steps", type=positive, default=10, help="steps per variant and round")
+    parser.add_argument("--rounds", type=positive, default=2)
     parser.add_argument("--variants", nargs="+", default=["hier", "iars", "random", "floor"], choices=list(VARIANTS))
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--losses", action="store_true", help="time the losses themselves (see above)")
-    parser.add_argument("--T", type=int, nargs="+", default=[500, 1000, 2000, 3000], help="lengths (--losses)")
+    parser.add_argument("--T", type=positive, nargs="+", default=[500, 1000, 2000, 3000], help="lengths (--losses)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (--losses)")
     parser.add_argument("--loss-variants", nargs="+", default=list(LOSS_VARIANTS),
                         help=f"{', '.join(LOSS_VARIANTS)} or iars-block<N> (--losses)")

@@ -18,13 +18,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from iars import pipeline
-from iars.errors import exit_on_user_error
 
 
 @hydra.main(config_path="pkg://iars.conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
-    result = exit_on_user_error(pipeline.train, config, sweep=HydraConfig.get().mode == RunMode.MULTIRUN)
+    result = pipeline.run_cli(pipeline.train, config, sweep=HydraConfig.get().mode == RunMode.MULTIRUN)
     return result.get("acc") if result else None
 
 

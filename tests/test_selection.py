@@ -128,10 +128,42 @@ def test_state_round_trips():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="softmaxes"):
         ResolutionSelector(3, softmaxes=0)
-    with pytest.raises(ValueError, match="rule"):
+    with pytest.raises(ValueError, match="rule='greedy': choose one of importance, uniform"):
         ResolutionSelector(3, rule="greedy")
+    with pytest.raises(ValueError, match="temperature=0: must be positive"):
+        ResolutionSelector(3, temperature=0)
+    with pytest.raises(ValueError, match="n_resolutions must be at least 1, got 0"):
+        ResolutionSelector(0)
     with pytest.raises(ValueError, match="expected 3"):
         ResolutionSelector(3).observe([1.0, 2.0])
+
+
+def test_defaults_are_the_papers():
+    sel = ResolutionSelector(4)
+    assert (sel.softmaxes, sel.temperature, sel.rule) == (2, 1.0, "importance")
+    assert _run(ResolutionSelector(6)).chosen == _run(ResolutionSelector(6, seed=0)).chosen
+
+
+def test_a_single_resolution_is_always_drawn():
+    sel = ResolutionSelector(1)
+    sel.observe([1.0])
+    sel.observe([2.0])
+    assert [sel.sample() for _ in range(5)] == [0] * 5
+
+
+def test_none_marks_a_resolution_without_a_value():
+    np.testing.assert_array_equal(importance_scores([1.0, None, 2.0], [1.0, 1.0, None]), [1.0, 0.0, 0.0])
+    sel = ResolutionSelector(3)
+    sel.observe([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(sel.observe([None, 5.0, None]), [1.0, 5.0, 3.0])
+
+
+def test_large_loss_changes_stay_finite():
+    """Softmax of large changes (shifted by the maximum, as it must be, before exp)."""
+    p = importance_scores([900.0, 0.0, 450.0], [0.0, 0.0, 0.0], softmaxes=1)
+    np.testing.assert_allclose(p, [1.0, 0.0, 0.0], atol=1e-12)
+    p = importance_scores([-900.0, -901.0], [0.0, 0.0], softmaxes=1)
+    np.testing.assert_allclose(p, [1 / (1 + np.exp(-1)), 1 - 1 / (1 + np.exp(-1))])
 
 
 # -- the training step under loss=iars ---------------------------------------------------

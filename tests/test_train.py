@@ -122,8 +122,13 @@ def test_cli_multirun_puts_every_run_under_the_sweep_dir_and_survives_bad_jobs(t
     run = run_script("train.py", "-m", "dataset.n_train=1,8", "model.K=4,8", "dataset=synthetic", "dataset.n_test=8",
                "trainer.max_steps=2", "trainer.enable_progress_bar=false", "model.depth=1", "logger=csv",
                f"hydra.sweep.dir={sweep}")
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stderr.count("error: dataset.n_train must be at least 2") == 2  # jobs 0 and 1
+    assert run.returncode == 1, run.stderr[-2000:]  # the sweep ran every job, and says two failed
+    assert run.stderr.count("error: dataset.n_train must be at least 2") == 2  # jobs 0 and 1, as they failed
+    assert "2 of 4 jobs failed" in run.stderr and "  job 1 [dataset.n_train=1 model.K=8" in run.stderr
+    failures = json.loads((sweep / "failures.json").read_text())
+    assert [(f["job"], f["overrides"][:2]) for f in failures] == [
+        ("0", ["dataset.n_train=1", "model.K=4"]), ("1", ["dataset.n_train=1", "model.K=8"])]
+    assert all(f["error"] == "dataset.n_train must be at least 2 for synthetic data, got 1" for f in failures)
     assert not list(sweep.glob("[01]/metrics.json"))
     runs = sorted(sweep.glob("*/metrics.json"))
     assert [json.loads(p.read_text())["K"] for p in runs] == [4, 8]
