@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
@@ -19,6 +20,10 @@ from iars.losses import downsample, hierarchical_loss, level_loss, level_losses,
 from iars.selection import depth_of_resolution, resolution_of_depth
 
 LOSS_MODES = ("hier", "iars", "random", "fixed")
+ROUND_VIEWS = {"cuda": 64}
+"""``round_views="auto"`` by device type: on a GPU every new view length costs cuDNN work that
+made a fresh process's steps 2-4.5× slower (StandWalkJump, H200); CPUs pay no such cost, so views
+keep their length there (``scripts/bench.py``, docs/benchmarks.md)."""
 SCORINGS = ("probe", "running", "every_step")
 
 
@@ -79,6 +84,10 @@ class ContrastivePretrainer(pl.LightningModule):
         compile_encoder: run the training encoder through ``torch.compile`` (the
             weight average stays eager); pays a warm-up, and recompiles while crop
             lengths vary, before it pays off.
+        round_views: pad each view at its end with missing values to a multiple of this many
+            timestamps before encoding; ``"auto"``: :data:`ROUND_VIEWS` by device; None: off.
+            Fewer distinct tensor shapes, at the cost of a little padding and of representations
+            near a view's end that see it.
         normaliser: the per-channel ``{"mean": [...], "scale": [...]}`` the training
             series were standardised with (:class:`iars.data.Normaliser`); kept in the
             checkpoint so that the encoder can be applied to new series.
@@ -102,6 +111,7 @@ class ContrastivePretrainer(pl.LightningModule):
         averaged: bool = True,
         compile_encoder: bool = False,
         normaliser: Mapping[str, list[float]] | None = None,
+        round_views: int | str | None = "auto",
     ):
         super().__init__()
         scoring = scoring or ("probe" if mode == "iars" else "running")
@@ -117,6 +127,8 @@ class ContrastivePretrainer(pl.LightningModule):
             raise ConfigError(f"loss.scoring={scoring!r}: choose one of {', '.join(SCORINGS)}")
         if granularity not in ("epoch", "step"):
             raise ConfigError(f"loss.granularity={granularity!r}: choose epoch or step")
+        if round_views not in (None, "auto") and (not isinstance(round_views, int) or round_views < 1):
+            raise ConfigError(f"loss.round_views={round_views!r}: give a positive number of timestamps, auto, or null")
         if not (isinstance(lr, (int, float)) and lr > 0):
             raise ConfigError(f"lr={lr!r}: the learning rate must be a positive number")
         self.n_resolutions = num_levels(max_length) if max_length else None
@@ -135,6 +147,7 @@ class ContrastivePretrainer(pl.LightningModule):
         self.temporal_unit = temporal_unit
         self.pool = pool
         self.block = block
+        self.round_views = round_views
         self.scoring = scoring
         self.granularity = granularity
         self.lr = lr
@@ -178,7 +191,16 @@ class ContrastivePretrainer(pl.LightningModule):
         returns the overlaps z1, z2 (B×n×K)."""
         crop = crop or sample_crop(x.size(0), x.size(1), self.temporal_unit)
         v1, v2 = crop_views(x, crop)
-        return self.encoder(v1)[:, -crop.length :], self.encoder(v2)[:, : crop.length]
+        return self._encode(v1)[:, -crop.length :], self._encode(v2)[:, : crop.length]
+
+    def _encode(self, v: torch.Tensor) -> torch.Tensor:
+        """The encoder on a view (B×L×C); with ``round_views``, the view is first padded at its
+        end with missing values to a multiple of that many timestamps (fewer distinct shapes)."""
+        length, multiple = v.size(1), ROUND_VIEWS.get(v.device.type) if self.round_views == "auto" else self.round_views
+        if not multiple or length % multiple == 0:
+            return self.encoder(v)
+        padded = F.pad(v, (0, 0, 0, multiple - length % multiple), value=float("nan"))
+        return self.encoder(padded)[:, :length]
 
     def _level_losses(self, z1, z2) -> list[torch.Tensor]:
         return level_losses(z1, z2, self.alpha, self.temporal_unit, self.pool, self.block)

@@ -29,7 +29,6 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from iars.baselines import METHODS, NORMALISATIONS, one_nn
 from iars.callbacks import PretrainClock, SaveOnInterrupt
 from iars.config import build, require
 from iars.data import Split, TimeSeriesDataModule, ts2vec_budget
@@ -431,6 +430,8 @@ def baselines(config: Mapping) -> dict:
 
 
 def _baselines(config: Mapping, out_dir: Path) -> dict:
+    from iars.baselines import METHODS, NORMALISATIONS, one_nn  # aeon's distances: imported when used
+
     unknown = set(config["methods"]) - set(METHODS)
     if unknown or config["normalise"] not in NORMALISATIONS:
         raise ConfigError(f"methods must be among {', '.join(METHODS)} and normalise none or znorm; "

@@ -1,6 +1,8 @@
 """scripts/bench.py at toy scale: every variant runs and the report has the ratios."""
 import json
 
+import pytest
+
 from iars.scripts import bench
 
 
@@ -25,3 +27,45 @@ def test_losses_mode_times_and_measures_every_variant(tmp_path, capsys):
     row = json.loads(out.read_text())["T=40,K=8"]
     assert set(row) == {"reference", "iars", "iars-block16"}
     assert all(r["seconds"] > 0 and r["peak_mb"] >= 0 for r in row.values())
+
+
+FAKE_REFERENCE = '''
+import numpy as np
+
+
+class TS2Vec:  # the reference's interface: fit(X N×T×C, n_iters), encode(X, encoding_window), n_iters
+    def __init__(self, input_dims, output_dims, hidden_dims, depth, device, batch_size, lr, max_train_length):
+        self.K, self.n_iters = output_dims, 0
+
+    def fit(self, X, n_iters):
+        self.n_iters = n_iters
+
+    def encode(self, X, encoding_window):
+        assert encoding_window == "full_series"
+        return np.nan_to_num(X).max(axis=1)[:, :1].repeat(self.K, axis=1)
+'''
+
+
+def test_whole_runs_beside_the_bench_and_a_reference(tmp_path, capsys):
+    (tmp_path / "ts2vec.py").write_text(FAKE_REFERENCE)
+    out = tmp_path / "runs.json"
+    bench.main(["--runs", "--K", "8", "--steps", "3", "--rounds", "1", "--variants", "hier", "iars", "floor",
+                "--vs-reference", str(tmp_path), "--json", str(out), "dataset=synthetic", "model.depth=1",
+                "logger=csv", "trainer.enable_progress_bar=false", "classifier=logreg"])
+    printed = capsys.readouterr().out
+    assert "### Whole runs" in printed and "hier/reference = " in printed
+    results = json.loads(out.read_text())["K=8"]
+    assert set(results) == {"hier", "iars", "reference"}  # floor is no run
+    assert all(r["steps"] == 3 and 0 <= r["acc"] <= 1 for r in results.values())
+    assert results["hier"]["bench_median_step"] > 0 and results["reference"]["median_step"] is None
+
+
+def test_overhead_rows_and_a_missing_reference(tmp_path, capsys):
+    bench.main(["--overhead", "--K", "8", "--steps", "3", "--rounds", "1", "--variants", "iars", "dataset=synthetic",
+                "model.depth=1", "logger.mode=disabled"])
+    printed = capsys.readouterr().out
+    for row in bench.OVERHEAD:
+        assert f"| {row} |" in printed
+    with pytest.raises(SystemExit):
+        bench.main(["--runs", "--vs-reference", str(tmp_path)])
+    assert "no ts2vec.py there" in capsys.readouterr().err

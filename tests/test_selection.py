@@ -297,3 +297,79 @@ def test_the_module_is_rebuilt_from_its_checkpoint(tmp_path):
     assert loaded.hparams["normaliser"] == {"mean": [0.0, 1.0], "scale": [1.0, 2.0]} and loaded.train_resolution == 5
     x = torch.randn(3, 32, 2)
     torch.testing.assert_close(loaded.eval_encoder.eval()(x), module.eval_encoder.eval()(x), rtol=0, atol=0)
+
+
+def test_probe_scoring_needs_a_map_style_dataset():
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader, IterableDataset
+
+    from iars.errors import ConfigError
+
+    class Stream(IterableDataset):
+        def __iter__(self):
+            return iter(torch.randn(16, 64, 2))
+
+    module = ContrastivePretrainer(DilatedConvEncoder(2, K=4, depth=1), mode="iars", max_length=64)
+    trainer = pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    with pytest.raises(ConfigError, match="loss.scoring=probe draws its probe batch by index and needs a map-style "
+                                          "dataset; use loss.scoring=running with an iterable dataset"):
+        trainer.fit(module, DataLoader(Stream(), batch_size=8))
+
+
+def test_series_shorter_than_max_length_are_named():
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from iars.errors import ConfigError
+
+    module = ContrastivePretrainer(DilatedConvEncoder(2, K=4, depth=1), mode="iars", max_length=64)  # R = 7
+    trainer = pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    for length in (32, 63):  # 2^(R-1) = 64 timestamps hold every resolution
+        with pytest.raises(ConfigError, match=rf"length {length}, too short for the module's 7 resolutions "
+                                              r"\(max_length >= 64\)"):
+            trainer.fit(module, DataLoader(TensorDataset(torch.randn(8, length, 2)), batch_size=4))
+
+
+def test_probe_seconds_add_up_over_probes(monkeypatch):
+    """Each probe adds its own duration: with a clock that ticks 1 s per reading, 1 s per probe."""
+    import itertools
+
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from iars import callbacks
+
+    ticks = itertools.count()
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: float(next(ticks)))
+    module = ContrastivePretrainer(DilatedConvEncoder(2, K=4, depth=1), mode="iars", max_length=32,
+                                   selection={"probe_every_steps": 1})
+    trainer = pl.Trainer(max_epochs=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.fit(module, DataLoader(TensorDataset(torch.randn(8, 32, 2)), batch_size=8))
+    assert module.selection.probe_seconds == 4.0  # before training, then after each of 3 epochs
+
+
+def test_a_selection_state_before_any_draw():
+    from iars.callbacks import ResolutionSelection
+
+    state = ResolutionSelection(7).state_dict()
+    assert state["resolution"] is None and state["last_probe_step"] == 0 and state["history"] == []
+
+
+def test_round_views_pads_each_view_with_missing_values():
+    """round_views=N encodes each view padded at its end to a multiple of N with NaN (masked as
+    missing), then drops the padding; "auto" pads on GPU only, so on CPU it changes nothing."""
+    torch.manual_seed(0)
+    enc = DilatedConvEncoder(2, K=8, depth=2).eval()
+    x = torch.randn(3, 100, 2)
+    crop = Crop(left=20, right=70, a1=5, b2=90, offsets=torch.zeros(3, dtype=torch.long))  # views of 65 and 70
+    plain, auto, rounded = (ContrastivePretrainer(enc, round_views=r).eval() for r in (None, "auto", 32))
+    for a, b in zip(plain.views(x, crop), auto.views(x, crop)):
+        assert torch.equal(a, b)
+    v1 = x[:, 5:70]
+    padded = torch.cat([v1, torch.full((3, 96 - 65, 2), float("nan"))], dim=1)  # 65 -> 96
+    torch.testing.assert_close(rounded.views(x, crop)[0], enc(padded)[:, :65][:, -50:], rtol=0, atol=0)
+    with pytest.raises(Exception, match="loss.round_views=0"):
+        ContrastivePretrainer(enc, round_views=0)

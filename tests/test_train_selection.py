@@ -72,13 +72,14 @@ def _weights(run_dir):
     return torch.load(run_dir / "last.ckpt", weights_only=True)["state_dict"]
 
 
-@pytest.mark.parametrize("scoring", ["probe", "running"])
-def test_a_resumed_iars_run_continues_exactly_past_the_uniform_phase(tmp_path, scoring):
+@pytest.mark.parametrize("scoring,every", [("probe", 1), ("running", 1), ("probe", 3)])
+def test_a_resumed_iars_run_continues_exactly_past_the_uniform_phase(tmp_path, scoring, every):
     """Stopped after 4 scored epochs and resumed to 8: the selector's history, the scores,
-    the draws and the final weights are the uninterrupted run's, bit for bit."""
+    the draws and the final weights are the uninterrupted run's, bit for bit (with a probe
+    every 3 steps, also the probe schedule: 2 steps per epoch, so not every epoch probes)."""
     import torch
 
-    common = [*SMALL, "loss=iars", f"loss.scoring={scoring}", "loss.selection.probe_every_steps=1"]
+    common = [*SMALL, "loss=iars", f"loss.scoring={scoring}", f"loss.selection.probe_every_steps={every}"]
     full = train(_cfg(tmp_path / "full", *common, "trainer.max_epochs=8"))
     first = train(_cfg(tmp_path / "first", *common, "trainer.max_epochs=4"))
     resumed = train(_cfg(tmp_path / "resumed", *common, "trainer.max_epochs=8",
