@@ -40,8 +40,7 @@ from iars.runs import (
     EMBEDDINGS_FILE,
     FAILURE_FILE,
     METRICS_FILE,
-    claim,
-    release,
+    held,
     write_embeddings,
     write_json,
     write_metrics,
@@ -149,15 +148,13 @@ def pretrain(
             warnings.filterwarnings("ignore", message)
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=None if ckpt_path is None else str(ckpt_path))
-        except SIGTERMException:
-            if not on_signal:
-                raise
+        except SIGTERMException:  # Lightning's SystemExit (status 0!) after the step in progress
             signum = received[0] if received else signal.SIGTERM
-            saved = f"saved {save_on_signal}" if on_signal[0].saved else "no checkpoint could be saved"
-            raise RunInterrupted(signum, (
-                f"interrupted by {signal.Signals(signum).name} at step {trainer.global_step}; {saved}. To continue, "
-                f"run the same command with resume=auto hydra.run.dir={Path(save_on_signal).parent}"
-            )) from None
+            stopped = f"interrupted by {signal.Signals(signum).name} at step {trainer.global_step}"
+            if on_signal and on_signal[0].saved:
+                raise RunInterrupted(signum, f"{stopped}; saved {save_on_signal}. To continue, run the same command "
+                                             f"with resume=auto hydra.run.dir={Path(save_on_signal).parent}") from None
+            raise RunInterrupted(signum, f"{stopped}; no checkpoint was saved") from None
     return Pretrained(module, trainer, clock)
 
 
@@ -345,11 +342,8 @@ def train(config: Mapping) -> dict:
     classifier stage, write ``metrics.json`` into ``config["output_dir"]`` and log to
     ``config["logger"]``; prints a summary line and returns the record ({} on ranks > 0)."""
     require(config)
-    out_dir = claim(config["output_dir"])
-    try:
+    with held(config["output_dir"]) as out_dir:
         return _train(config, out_dir)
-    finally:
-        release(out_dir)
 
 
 def _train(config: Mapping, out_dir: Path) -> dict:
@@ -422,11 +416,8 @@ def baselines(config: Mapping) -> dict:
     """The 1-NN baselines' run (``iars-baselines``): ``config["methods"]`` on
     ``config["dataset"]``, recorded in ``metrics.json`` and logged."""
     require(config)
-    out_dir = claim(config["output_dir"])
-    try:
+    with held(config["output_dir"]) as out_dir:
         return _baselines(config, out_dir)
-    finally:
-        release(out_dir)
 
 
 def _baselines(config: Mapping, out_dir: Path) -> dict:

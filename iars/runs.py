@@ -6,6 +6,8 @@ import fcntl
 import json
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +94,16 @@ def release(run_dir: str | os.PathLike) -> None:
     if fd is not None:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+@contextmanager
+def held(run_dir: str | os.PathLike, **claim_args: Any) -> Iterator[Path]:
+    """:func:`claim` ``run_dir`` for the ``with`` block, then :func:`release` it."""
+    path = claim(run_dir, **claim_args)
+    try:
+        yield path
+    finally:
+        release(path)
 
 
 def _holder(lock: Path) -> str | None:

@@ -255,3 +255,25 @@ print((kb('VmHWM') - before) / 1024)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.strip().splitlines()[-1]) < 1024  # MB above what was held before (5.3 GB before)
+
+
+def test_sigterm_in_library_use_raises_instead_of_exiting_0(tmp_path):
+    """Lightning turns SIGTERM into a SystemExit with status 0; pretrain reports it instead,
+    saving a checkpoint at the step boundary when given where."""
+    import pytorch_lightning as pl
+
+    from iars.config import build
+    from iars.errors import RunInterrupted
+
+    class TermAt(pl.Callback):
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.global_step == 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    config = plain(compose_cfg(tmp_path, *TINY, "trainer.max_steps=50"))
+    with pytest.raises(RunInterrupted, match="interrupted by SIGTERM at step 3; no checkpoint was saved") as e:
+        pipeline.pretrain(config, build(config["dataset"]), callbacks=[TermAt()])
+    assert e.value.exit_status == 143
+    with pytest.raises(RunInterrupted, match=f"at step 3; saved {tmp_path / 'x.ckpt'}. To continue"):
+        pipeline.pretrain(config, build(config["dataset"]), callbacks=[TermAt()], save_on_signal=tmp_path / "x.ckpt")
+    assert torch.load(tmp_path / "x.ckpt", weights_only=True)["global_step"] == 3
