@@ -21,13 +21,14 @@ from typing import NamedTuple
 import numpy as np
 from matplotlib.figure import Figure
 
+from iars import study
 from iars.errors import ReportError
 from iars.runs import EMBEDDINGS_FILE, FAILURE_FILE, METRICS_FILE, read_metrics
 
 BASELINES = "baselines"  # the ``loss`` of a scripts/baselines.py record
 REQUIRED_KEYS = {False: {"dataset", "loss", "K", "seed", "pretrain_time_s", "acc"}, True: {"dataset", "loss", "acc"}}
 """The keys the report reads, of an SSL record (False) and of a 1-NN baseline record (True)."""
-LOSS_ORDER = ("hier", "iars", "random")
+LOSS_ORDER = ("hier", "iars", "iars-relative", "random")
 SCALING_AXES = {"length": "series length", "n_train": "train size"}
 
 
@@ -74,6 +75,9 @@ def loss_label(run: dict) -> str:
         return f"fixed r={loss.get('level') if resolution is None else resolution}"
     if run["loss"] == "random" and loss.get("granularity") == "step":
         return "random/step"
+    rule = loss.get("selection", {}).get("rule", "importance")
+    if run["loss"] == "iars" and rule != "importance":
+        return f"iars-{rule}"
     return run["loss"]
 
 
@@ -388,7 +392,8 @@ def write_report(dirs: list[str | Path], out_dir: str | Path | None = None, k: i
 
     The tables follow the runs: a scaling sweep (length or train size varies) gets Tables
     IV/V and time curves; other SSL sweeps Table II and, with hier and iars, the Fig. 5
-    scatter; 1-NN records Table III (at ``k``, default the largest K) and Fig. 6. IARS runs
+    scatter; 1-NN records Table III (at ``k``, default the largest K) and Fig. 6; a
+    selection study (random beside iars) its statistics (:mod:`iars.study`). IARS runs
     add the selection plot, runs with ``embeddings.npz`` the t-SNE. Returns the report's
     path and the figures' paths.
     """
@@ -417,6 +422,11 @@ def write_report(dirs: list[str | Path], out_dir: str | Path | None = None, k: i
         sections.append(baseline_table(ssl, nn, k))
         if ssl:
             figures["baselines"] = baseline_figure(ssl, nn, k, proposed if proposed in labels else _ordered(labels)[0])
+    if ssl:
+        table = study.frame(ssl, loss_label)
+        if study.is_study(table):
+            sections.append(study.markdown(table, LOSS_ORDER))
+            figures.update(study.figures(table, LOSS_ORDER))
     chosen = resolutions_figure(ssl)
     if chosen is not None:
         figures["selected_resolutions"] = chosen

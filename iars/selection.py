@@ -34,14 +34,25 @@ def depth_of_resolution(r: int, n_levels: int) -> int:
 
 
 def importance_scores(
-    current: np.ndarray, previous: np.ndarray, softmaxes: int = 2, temperature: float = 1.0
+    current: np.ndarray,
+    previous: np.ndarray,
+    softmaxes: int = 2,
+    temperature: float = 1.0,
+    relative: bool = False,
 ) -> np.ndarray:
     """Eq. 9–10: softmax of the loss changes L_{r,e} − L_{r,e−1}, applied ``softmaxes``
     times (the paper: twice), each at ``temperature``.
 
-    Entries that are NaN in either vector (resolutions without a value) get probability 0.
+    ``relative`` scores the scale-free change (L_{r,e} − L_{r,e−1}) / L_{r,e−1} instead,
+    so that resolutions whose losses differ in size compete on equal terms. Entries that
+    are NaN in either vector (resolutions without a value), or, when relative, whose
+    previous loss is not positive, get probability 0.
     """
-    delta = np.asarray(current, float) - np.asarray(previous, float)
+    current, previous = np.asarray(current, float), np.asarray(previous, float)
+    delta = current - previous
+    if relative:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            delta = np.where(previous > 0, delta / previous, np.nan)
     valid = ~np.isnan(delta)
     p = np.zeros_like(delta)
     if not valid.any():
@@ -65,15 +76,24 @@ class ResolutionSelector:
     highest probability. Before that, and with ``rule="uniform"`` always, the draw is
     uniform over all resolutions.
 
+    Rules: ``importance`` scores the loss changes (the paper); ``relative`` the relative
+    changes ΔL/L (:func:`importance_scores` with ``relative``), which, with one softmax at
+    a temperature of the size of those changes, departs from uniform where the paper's
+    double softmax cannot (its first softmax maps into [0, 1], so the second's
+    probabilities differ at most e-fold); ``uniform`` ignores the losses. All draw from
+    one seeded stream by inverse CDF, so two rules under one seed draw the same
+    resolution wherever their distributions agree: a paired comparison.
+
     Args:
         n_resolutions: R, the number of resolutions of the longest series.
         softmaxes: how many times eq. 9's softmax is applied (paper: 2).
         temperature: temperature of each softmax (paper: 1).
-        rule: ``importance`` (IARS) or ``uniform`` (the random-selection ablation).
+        rule: ``importance`` (IARS), ``relative`` (IARS on ΔL/L) or ``uniform`` (the
+            random-selection ablation).
         seed: seeds the draws.
     """
 
-    RULES = ("importance", "uniform")
+    RULES = ("importance", "relative", "uniform")
 
     def __init__(
         self,
@@ -116,7 +136,8 @@ class ResolutionSelector:
         uniform = np.full(self.n_resolutions, 1.0 / self.n_resolutions)
         if self.rule == "uniform" or len(self.history) < 2:
             return uniform
-        p = importance_scores(self.history[-1], self.history[-2], self.softmaxes, self.temperature)
+        p = importance_scores(self.history[-1], self.history[-2], self.softmaxes, self.temperature,
+                              relative=self.rule == "relative")
         return p if p.sum() > 0 else uniform
 
     def sample(self) -> int:

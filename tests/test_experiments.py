@@ -11,7 +11,9 @@ from omegaconf import OmegaConf
 PAPER = ("hand_movement_direction,heartbeat,atrial_fibrillation,self_regulation_scp1,phoneme,"
          "self_regulation_scp2,cricket,ethanol_concentration,stand_walk_jump,motor_imagery")
 TOY = "basic_motions,synthetic"
-ABLATION = "hier,iars,random,fixed_finest,fixed_coarsest"
+ABLATION = "hier,iars,iars_relative,random,fixed_finest,fixed_coarsest"
+STUDY = ("japanese_vowels,racket_sports,libras,basic_motions,atrial_fibrillation,handwriting,natops,finger_movements,"
+         "articulary_word_recognition")
 
 # preset -> its sweep axes
 PRESETS = {
@@ -24,8 +26,8 @@ PRESETS = {
     "scaling_size": {"dataset.length": "1000", "dataset.n_train": "100,200,500,750,900,1000", "loss": "hier,iars",
                      "seed": "0,1,2"},
     "scaling_size_tiny": {"dataset.length": "100", "dataset.n_train": "16,32,64", "loss": "hier,iars", "seed": "0,1"},
-    "selection_ablation": {"dataset": PAPER, "loss": ABLATION, "model.K": "128", "seed": "0,1,2,3,4"},
-    "selection_ablation_tiny": {"dataset": TOY, "loss": ABLATION, "model.K": "16", "seed": "0,1"},
+    "selection_ablation": {"dataset": STUDY, "seed": "0,1,2", "loss": ABLATION},
+    "selection_ablation_tiny": {"dataset": TOY, "seed": "0,1", "loss": ABLATION},
 }
 
 
@@ -44,6 +46,11 @@ def test_each_preset_composes_with_its_sweep_axes(tmp_path, preset):
     assert dict(cfg.hydra.sweeper.params) == PRESETS[preset]
     assert cfg.experiment_name == preset and cfg.logger.group == preset
     assert str(cfg.hydra.sweep.dir).startswith(f"outputs/multirun/{preset}/")
+    if preset.startswith("selection"):  # TS2Vec's encoder, pooling and budget; one thread per joblib job
+        assert cfg.model._target_.endswith("DilatedConvEncoder") and cfg.classifier.pooling == "max"
+        assert cfg.hydra.launcher._target_.endswith("JoblibLauncher") and cfg.threads == 1
+        assert (cfg.model.K, cfg.trainer.max_steps) == ((320, None) if preset == "selection_ablation" else (16, 20))
+        return
     assert cfg.model._target_.endswith("ResNet18Encoder") and cfg.classifier.pooling == "avg"
     if preset.startswith("scaling"):
         assert (cfg.dataset.name, cfg.model.K, cfg.dataset.batch_size) == ("Synthetic", 16, 128 if "tiny" not in preset else 8)
@@ -111,6 +118,24 @@ def test_embedding_size_tiny_sweep_then_report(tmp_path):
         assert rows == ["dataset", "---", "BasicMotions", "Synthetic", "# of best"]  # a row per dataset
         assert block.count(" ± ") == 8  # two seeds: mean ± std in every cell
     for name in ("scatter", "selected_resolutions", "tsne"):
+        png = sweep / f"{name}.png"
+        assert png.stat().st_size > 5000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_selection_ablation_tiny_sweep_then_the_study_report(tmp_path):
+    sweep = tmp_path / "sweep"
+    run = run_script("train.py", "-m", "experiment=selection_ablation_tiny", "trainer.max_steps=12",
+                     "dataset.batch_size=4", "logger.mode=disabled", f"hydra.sweep.dir={sweep}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    records = [json.loads(p.read_text()) for p in sweep.glob("*/metrics.json")]
+    assert len(records) == 24 and {r["config"]["threads"] for r in records} == {1}
+    rep = run_script("report.py", str(sweep))
+    assert rep.returncode == 0, rep.stderr[-3000:]
+    study = (sweep / "report.md").read_text().split("## Selection study")[1]
+    for part in ("| BasicMotions |", "average rank", "| iars vs random | 4 |", "| iars-relative vs hier | 4 |",
+                 "KL divergence", "differs from random's"):
+        assert part in study, part
+    for name in ("critical_difference", "accuracy_time", "selection_heatmap"):
         png = sweep / f"{name}.png"
         assert png.stat().st_size > 5000 and png.read_bytes()[:4] == b"\x89PNG"
 

@@ -128,7 +128,7 @@ def test_state_round_trips():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="softmaxes"):
         ResolutionSelector(3, softmaxes=0)
-    with pytest.raises(ValueError, match="rule='greedy': choose one of importance, uniform"):
+    with pytest.raises(ValueError, match="rule=.greedy.: choose one of importance, relative, uniform"):
         ResolutionSelector(3, rule="greedy")
     with pytest.raises(ValueError, match="temperature=0: must be positive"):
         ResolutionSelector(3, temperature=0)

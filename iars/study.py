@@ -1,0 +1,259 @@
+"""The selection study: does choosing the resolution by importance beat choosing at random?
+
+Reads SSL run records (:func:`iars.report.load_runs`) into one pandas frame, a row per run,
+and derives the study's statistics: per dataset × variant mean ± std of accuracy and
+pretraining seconds, average ranks with a critical-difference diagram (aeon, Wilcoxon–Holm),
+paired Wilcoxon signed-rank tests, accuracy against time, how far the selection
+probabilities stray from uniform (KL divergence per epoch), and how often a rule's draw
+differs from ``random``'s under the same seed (the rules share one stream of draws, so
+they draw alike wherever their probabilities agree: a paired comparison).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy.stats import wilcoxon
+
+RULES = ("iars", "iars-relative")
+"""The selecting variants whose probabilities the study examines."""
+PAIRS = (("iars", "random"), ("iars", "hier"), ("iars-relative", "random"), ("iars-relative", "hier"),
+         ("iars-relative", "iars"))
+"""The pairwise tests (first against second)."""
+PROGRESS_BINS = 5
+
+
+def frame(runs: list[dict], label) -> pd.DataFrame:
+    """A row per run: dataset, variant (``label(run)``), seed, K, acc, pretrain_time_s and
+    the selection history (``selected_resolutions``, ``selection_probs``; None without)."""
+    rows = [{
+        "dataset": r["dataset"], "variant": label(r), "seed": r["seed"], "K": r["K"], "acc": r["acc"],
+        "pretrain_time_s": r["pretrain_time_s"], "selected_resolutions": r.get("selected_resolutions"),
+        "selection_probs": r.get("selection_probs"),
+    } for r in runs]
+    return pd.DataFrame(rows)
+
+
+def is_study(df: pd.DataFrame) -> bool:
+    """Whether the runs hold a selection study: random and a selecting rule."""
+    return "random" in set(df.variant) and bool(set(RULES) & set(df.variant))
+
+
+def _order(df: pd.DataFrame, order: tuple[str, ...]) -> list[str]:
+    rank = {v: i for i, v in enumerate(order)}
+    return sorted(df.variant.unique(), key=lambda v: (rank.get(v, len(rank)), v))
+
+
+def summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over seeds of accuracy and pretraining seconds, per dataset × variant."""
+    stats = df.groupby(["dataset", "variant"])[["acc", "pretrain_time_s"]].agg(["mean", "std", "count"])
+    stats.columns = [f"{metric}_{stat}" for metric, stat in stats.columns]
+    return stats
+
+
+def dataset_means(df: pd.DataFrame, value: str = "acc") -> pd.DataFrame:
+    """datasets × variants: ``value`` averaged over seeds (only datasets every variant ran)."""
+    return df.pivot_table(index="dataset", columns="variant", values=value, aggfunc="mean").dropna()
+
+
+def average_ranks(df: pd.DataFrame) -> pd.Series:
+    """Each variant's accuracy rank (1 = best, ties share the mean rank) averaged over the
+    datasets, from the dataset means over seeds; best first."""
+    return dataset_means(df).rank(axis=1, ascending=False).mean().sort_values()
+
+
+def paired_tests(df: pd.DataFrame, pairs=PAIRS) -> pd.DataFrame:
+    """Two-sided Wilcoxon signed-rank tests of accuracy, first variant against second, paired
+    by dataset and seed (every run) and by dataset (means over seeds). Pairs with no nonzero
+    difference get p = 1 (no evidence of any difference). Also the mean difference and the
+    wins/ties/losses over the run pairs."""
+    by_run = df.pivot_table(index=["dataset", "seed"], columns="variant", values="acc", aggfunc="mean")
+    by_dataset = dataset_means(df)
+    rows = []
+    for a, b in pairs:
+        if a not in by_run or b not in by_run:
+            continue
+        runs = (by_run[a] - by_run[b]).dropna()
+        means = (by_dataset[a] - by_dataset[b]).dropna() if a in by_dataset and b in by_dataset else pd.Series()
+        rows.append({
+            "pair": f"{a} vs {b}", "runs": len(runs), "mean diff (pts)": 100 * runs.mean(),
+            "wins/ties/losses": f"{(runs > 0).sum()}/{(runs == 0).sum()}/{(runs < 0).sum()}",
+            "p (runs)": _wilcoxon(runs), "datasets": len(means), "p (dataset means)": _wilcoxon(means),
+        })
+    return pd.DataFrame(rows)
+
+
+def _wilcoxon(diff: pd.Series) -> float:
+    if len(diff) == 0:
+        return float("nan")
+    if (diff == 0).all():
+        return 1.0
+    return float(wilcoxon(diff.to_numpy(), zero_method="wilcox", alternative="two-sided").pvalue)
+
+
+def kl_from_uniform(probs) -> np.ndarray:
+    """KL(p ‖ uniform) in nats of each row of ``probs`` (epochs × R): log R − H(p)."""
+    p = np.asarray(probs, float)
+    R = p.shape[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(p > 0, p * np.log(p), 0.0)
+    return np.log(R) + plogp.sum(-1)
+
+
+def kl_table(df: pd.DataFrame) -> pd.DataFrame:
+    """datasets × rules: the mean over epochs and seeds of KL(probabilities ‖ uniform)."""
+    rows = df[df.variant.isin(RULES) & df.selection_probs.notna()]
+    kl = rows.assign(kl=[float(np.mean(kl_from_uniform(p))) if len(p) else np.nan for p in rows.selection_probs])
+    return kl.pivot_table(index="dataset", columns="variant", values="kl", aggfunc="mean")
+
+
+def differing_draws(df: pd.DataFrame) -> pd.DataFrame:
+    """datasets × rules: the share of epochs whose trained resolution differs from the one
+    ``random`` trained under the same dataset, seed and K (epochs compared up to the
+    shorter history), pooled over seeds."""
+    base = df[df.variant == "random"].set_index(["dataset", "seed", "K"]).selected_resolutions
+    rows = []
+    for run in df[df.variant.isin(RULES)].itertuples():
+        other = base.get((run.dataset, run.seed, run.K))
+        if run.selected_resolutions is None or other is None:
+            continue
+        n = min(len(run.selected_resolutions), len(other))
+        differ = int(np.sum(np.asarray(run.selected_resolutions[:n]) != np.asarray(other[:n])))
+        rows.append({"dataset": run.dataset, "variant": run.variant, "differ": differ, "epochs": n})
+    if not rows:
+        return pd.DataFrame()
+    counts = pd.DataFrame(rows).groupby(["dataset", "variant"])[["differ", "epochs"]].sum()
+    return (counts.differ / counts.epochs).unstack("variant")
+
+
+# -- figures --------------------------------------------------------------------------------
+
+
+def critical_difference_figure(df: pd.DataFrame):
+    """Average ranks and Wilcoxon–Holm cliques (aeon); None with fewer than two datasets."""
+    from aeon.visualisation import plot_critical_difference
+
+    means = dataset_means(df)
+    if len(means) < 2 or means.shape[1] < 2:
+        return None
+    fig, _ = plot_critical_difference(means.to_numpy(), list(means.columns), test="wilcoxon", correction="holm",
+                                      width=8, textspace=2.5)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)  # aeon draws with pyplot: detach the figure from it (it still saves)
+    return fig
+
+
+def accuracy_time_figure(df: pd.DataFrame, order: tuple[str, ...]) -> Figure:
+    """One point per dataset × variant: mean accuracy against mean pretraining seconds (log),
+    labelled with the dataset."""
+    means = df.groupby(["dataset", "variant"])[["acc", "pretrain_time_s"]].mean().reset_index()
+    fig = Figure(figsize=(8, 6), layout="constrained")
+    ax = fig.subplots()
+    for i, variant in enumerate(_order(df, order)):
+        pts = means[means.variant == variant]
+        ax.scatter(pts.pretrain_time_s, pts.acc, label=variant, marker="osD^v<>p"[i % 8], alpha=0.8)
+        for p in pts.itertuples():
+            ax.annotate(p.dataset[:6], (p.pretrain_time_s, p.acc), fontsize=5, alpha=0.7,
+                        xytext=(2, 2), textcoords="offset points")
+    ax.set(xscale="log", xlabel="pretraining time (s, log scale)", ylabel="test accuracy",
+           title="accuracy against pretraining time (mean over seeds)")
+    ax.legend()
+    return fig
+
+
+def _progress_kl(probs) -> np.ndarray:
+    """Mean KL from uniform in each fifth of a run's epochs (NaN where a fifth has none)."""
+    kl = kl_from_uniform(probs)
+    where = (np.arange(len(kl)) * PROGRESS_BINS) // max(len(kl), 1)
+    return np.array([kl[where == b].mean() if (where == b).any() else np.nan for b in range(PROGRESS_BINS)])
+
+
+def kl_by_progress(rows: pd.DataFrame) -> pd.DataFrame:
+    """dataset × fifth of the epochs: mean over seeds of :func:`_progress_kl`."""
+    bins = pd.DataFrame([_progress_kl(p) for p in rows.selection_probs], index=rows.dataset.to_numpy())
+    return bins.groupby(level=0).mean()
+
+
+def selection_heatmap(df: pd.DataFrame) -> Figure | None:
+    """For each rule: the probabilities of one run over epochs (resolution × epoch; the run
+    with the most epochs) above the KL divergence from uniform over training
+    (dataset × fifth of the epochs, mean over seeds), on one colour scale for all rules.
+    None without selection records."""
+    rows = df[df.variant.isin(RULES) & df.selection_probs.notna()]
+    rows = rows[[len(p) > 0 for p in rows.selection_probs]]
+    if rows.empty:
+        return None
+    rules = _order(rows, RULES)
+    kl = {rule: kl_by_progress(rows[rows.variant == rule]) for rule in rules}
+    top_kl = max(float(np.nanmax(k.to_numpy())) for k in kl.values()) or 1.0
+    top_p = max(float(np.max(p)) for p in rows.selection_probs)
+    fig = Figure(figsize=(6 * len(rules), 8), layout="constrained")
+    axes = np.array(fig.subplots(2, len(rules), squeeze=False))
+    for (top, bottom), rule in zip(axes.T, rules):
+        mine = rows[rows.variant == rule]
+        run = mine.loc[mine.selection_probs.map(len).sort_values(ascending=False, kind="stable").index].iloc[0]
+        image = top.imshow(np.asarray(run.selection_probs, float).T, aspect="auto", origin="lower", cmap="viridis",
+                           vmin=0, vmax=top_p, interpolation="nearest")
+        top.set(xlabel="epoch", ylabel="resolution r", title=f"{rule}: P(r) per epoch, {run.dataset} seed {run.seed}")
+        fig.colorbar(image, ax=top, label="probability")
+        image = bottom.imshow(kl[rule].to_numpy(), aspect="auto", cmap="magma", vmin=0, vmax=top_kl,
+                              interpolation="nearest")
+        bottom.set(yticks=range(len(kl[rule])), yticklabels=kl[rule].index, xlabel="fifth of the run's epochs",
+                   title=f"{rule}: KL(P ‖ uniform), nats, mean over seeds")
+        fig.colorbar(image, ax=bottom, label="nats")
+    return fig
+
+
+# -- the report section ---------------------------------------------------------------------
+
+
+def to_markdown(table: pd.DataFrame, digits: int = 3, index: bool = True) -> str:
+    """A markdown table of ``table`` (floats to ``digits`` significant decimals)."""
+    table = table.reset_index() if index else table
+    cell = lambda v: f"{v:.{digits}f}" if isinstance(v, (float, np.floating)) else str(v)
+    lines = [[str(c) for c in table.columns], ["---"] * table.shape[1],
+             *([cell(v) for v in row] for row in table.itertuples(index=False))]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+
+
+def _fmt(mean: float, std: float, digits: int) -> str:
+    return f"{mean:.{digits}f}" + ("" if pd.isna(std) else f" ± {std:.{digits}f}")
+
+
+def markdown(df: pd.DataFrame, order: tuple[str, ...]) -> str:
+    """The study's tables: accuracy and seconds per dataset × variant, the overall means,
+    average ranks, the paired tests, KL from uniform and the differing draws."""
+    variants = _order(df, order)
+    stats = summary(df)
+    table = pd.DataFrame({
+        v: {d: (_fmt(stats.loc[(d, v), "acc_mean"], stats.loc[(d, v), "acc_std"], 3) + " / "
+                + _fmt(stats.loc[(d, v), "pretrain_time_s_mean"], stats.loc[(d, v), "pretrain_time_s_std"], 1))
+            for d in df.dataset.unique() if (d, v) in stats.index}
+        for v in variants})
+    overall = df.groupby("variant")[["acc", "pretrain_time_s"]].mean().loc[variants]
+    overall["runs"] = df.groupby("variant").size()
+    overall["average rank"] = average_ranks(df)
+    sections = [
+        "## Selection study\n\nAccuracy / pretraining seconds, mean ± std over seeds:\n\n" + to_markdown(table.rename_axis("dataset")),
+        "Per variant, over all runs (the rank from dataset means; 1 = best):\n\n"
+        + overall.rename(columns={"acc": "mean acc", "pretrain_time_s": "mean seconds"}).pipe(to_markdown),
+        "Two-sided Wilcoxon signed-rank tests of accuracy (differences in points, first minus second):\n\n"
+        + to_markdown(paired_tests(df), 3, index=False),
+    ]
+    kl = kl_table(df)
+    if not kl.empty:
+        sections.append("Mean KL divergence of the selection probabilities from uniform (nats; "
+                        "the most peaked possible over R resolutions is log R):\n\n" + to_markdown(kl, 4))
+    differ = differing_draws(df)
+    if not differ.empty:
+        sections.append("Share of epochs whose draw differs from random's under the same seed:\n\n"
+                        + to_markdown(differ, 2))
+    return "\n\n".join(sections)
+
+
+def figures(df: pd.DataFrame, order: tuple[str, ...]) -> dict:
+    """name → figure: the CD diagram, accuracy against time and the selection heatmap."""
+    out = {"critical_difference": critical_difference_figure(df), "accuracy_time": accuracy_time_figure(df, order),
+           "selection_heatmap": selection_heatmap(df)}
+    return {name: fig for name, fig in out.items() if fig is not None}
