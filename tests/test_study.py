@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
@@ -78,6 +79,13 @@ def test_summary_and_dataset_means():
     assert list(study.dataset_means(df).index) == ["A", "B"]  # only datasets every variant ran
 
 
+def test_overall_table_covers_the_datasets_every_variant_ran():
+    out = study.overall_table(_frame(RUNS + [_run("C", "iars", 0, 0.0, 100.0)]))  # C: iars only, left out
+    assert out.loc["iars", "mean acc"] == pytest.approx((0.81 + 0.50) / 2) and out.loc["iars", "runs"] == 6
+    assert out.loc["iars", "mean seconds"] == pytest.approx(2.5)
+    assert out["time vs hier"].to_dict() == pytest.approx({"hier": 1.0, "iars": 1 / 3, "random": (2.5 / 6 + 1 / 3) / 2})
+
+
 def test_average_ranks_from_dataset_means_with_shared_ties():
     ranks = study.average_ranks(_frame(RUNS))
     # A: hier 1, iars 2, random 3; B: iars and random tie for 1.5, hier 3
@@ -95,6 +103,13 @@ def test_paired_tests_pair_runs_by_dataset_and_seed():
     assert hier["wins/ties/losses"] == "3/0/3"
     assert hier["p (runs)"] == pytest.approx(wilcoxon([-0.1, -0.09, -0.08, 0.1, 0.1, 0.1]).pvalue)
     assert "iars-relative vs random" not in tests.index  # no such runs
+
+
+def test_holm_adjustment():
+    p = pd.Series([0.01, 0.04, np.nan, 0.03, 0.5])
+    # sorted 0.01, 0.03, 0.04, 0.5 times 4, 3, 2, 1 = 0.04, 0.09, 0.08, 0.5; running max
+    np.testing.assert_allclose(study.holm(p), [0.04, 0.09, np.nan, 0.09, 0.5])
+    assert study.holm(pd.Series([0.6, 0.7])).tolist() == [1.0, 1.0]
 
 
 def test_no_difference_at_all_is_p_1():
@@ -134,7 +149,8 @@ def test_markdown_and_figures_of_a_study():
     df = _frame(runs)
     text = study.markdown(df, ("hier", "iars", "iars-relative", "random"))
     assert "| A | 0.900 ± 0.000 / 6.0 ± 0.0 | 0.810 ± 0.010 / 2.0 ± 0.0 |" in text
-    assert "| iars vs random | 6 | 5.000 | 3/3/0 |" in text
+    assert "| iars vs random | 6 | 5.000 | 3/3/0 |" in text and "p Holm (runs)" in text
+    assert "| C | – | 0.300 / 1.0 |" in study.markdown(_frame(RUNS + [_run("C", "iars", 0, 0.3)]), ("hier", "iars"))
     figs = study.figures(df, ("hier", "iars"))
     assert set(figs) == {"critical_difference", "accuracy_time", "selection_heatmap"}
     one = study.figures(df[df.dataset == "A"], ("hier",))
