@@ -170,20 +170,26 @@ def critical_difference_figure(df: pd.DataFrame):
 
 
 def accuracy_time_figure(df: pd.DataFrame, order: tuple[str, ...]) -> Figure:
-    """One point per dataset × variant: mean accuracy against mean pretraining seconds (log),
-    labelled with the dataset."""
-    means = df.groupby(["dataset", "variant"])[["acc", "pretrain_time_s"]].mean().reset_index()
-    fig = Figure(figsize=(8, 6), layout="constrained")
-    ax = fig.subplots()
-    for i, variant in enumerate(_order(df, order)):
-        pts = means[means.variant == variant]
-        ax.scatter(pts.pretrain_time_s, pts.acc, label=variant, marker="osD^v<>p"[i % 8], alpha=0.8)
-        for p in pts.itertuples():
-            ax.annotate(p.dataset[:6], (p.pretrain_time_s, p.acc), fontsize=5, alpha=0.7,
-                        xytext=(2, 2), textcoords="offset points")
-    ax.set(xscale="log", xlabel="pretraining time (s, log scale)", ylabel="test accuracy",
-           title="accuracy against pretraining time (mean over seeds)")
-    ax.legend()
+    """Mean accuracy against mean pretraining seconds, one point per dataset × variant (mean
+    over seeds, bars: std), a panel per dataset so that each keeps its own scale."""
+    stats = summary(df).reset_index()
+    datasets, variants = list(dict.fromkeys(df.dataset)), _order(df, order)
+    cols = min(3, len(datasets))
+    rows = -(-len(datasets) // cols)
+    fig = Figure(figsize=(4.2 * cols, 3.4 * rows + 0.6), layout="constrained")
+    axes = np.array(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax in axes[len(datasets):]:
+        ax.set_axis_off()
+    for ax, dataset in zip(axes, datasets):
+        for i, variant in enumerate(variants):
+            pt = stats[(stats.dataset == dataset) & (stats.variant == variant)]
+            if len(pt):
+                ax.errorbar(pt.pretrain_time_s_mean, pt.acc_mean, xerr=pt.pretrain_time_s_std.fillna(0),
+                            yerr=pt.acc_std.fillna(0), fmt="osD^v<>p"[i % 8], color=f"C{i}", label=variant,
+                            capsize=2, alpha=0.85)
+        ax.set(title=dataset, xlabel="pretraining time (s)", ylabel="test accuracy")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncol=len(labels))
     return fig
 
 
