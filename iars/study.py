@@ -24,10 +24,11 @@ PROGRESS_BINS = 5
 
 
 def frame(runs: list[dict], label) -> pd.DataFrame:
-    """A row per run: dataset, variant (``label(run)``), seed, K, acc, pretrain_time_s and
+    """A row per run: dataset, length, variant (``label(run)``), seed, K, acc, pretrain_time_s and
     the selection history (``selected_resolutions``, ``selection_probs``; None without)."""
     rows = [{
-        "dataset": r["dataset"], "variant": label(r), "seed": r["seed"], "K": r["K"], "acc": r["acc"],
+        "dataset": r["dataset"], "length": r.get("length", np.inf), "variant": label(r), "seed": r["seed"],
+        "K": r["K"], "acc": r["acc"],
         "pretrain_time_s": r["pretrain_time_s"], "selected_resolutions": r.get("selected_resolutions"),
         "selection_probs": r.get("selection_probs"),
     } for r in runs]
@@ -37,6 +38,11 @@ def frame(runs: list[dict], label) -> pd.DataFrame:
 def is_study(df: pd.DataFrame) -> bool:
     """Whether the runs hold a selection study: random and a selecting rule."""
     return "random" in set(df.variant) and bool(set(RULES) & set(df.variant))
+
+
+def datasets(df: pd.DataFrame) -> list[str]:
+    """The datasets by series length, then name."""
+    return df.groupby("dataset").length.max().reset_index().sort_values(["length", "dataset"]).dataset.tolist()
 
 
 def _order(df: pd.DataFrame, order: tuple[str, ...]) -> list[str]:
@@ -129,7 +135,8 @@ def kl_table(df: pd.DataFrame) -> pd.DataFrame:
     """datasets × rules: the mean over epochs and seeds of KL(probabilities ‖ uniform)."""
     rows = df[df.variant.isin(RULES) & df.selection_probs.notna()]
     kl = rows.assign(kl=[float(np.mean(kl_from_uniform(p))) if len(p) else np.nan for p in rows.selection_probs])
-    return kl.pivot_table(index="dataset", columns="variant", values="kl", aggfunc="mean")
+    table = kl.pivot_table(index="dataset", columns="variant", values="kl", aggfunc="mean")
+    return table.reindex([d for d in datasets(df) if d in table.index])
 
 
 def differing_draws(df: pd.DataFrame) -> pd.DataFrame:
@@ -148,7 +155,8 @@ def differing_draws(df: pd.DataFrame) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame()
     counts = pd.DataFrame(rows).groupby(["dataset", "variant"])[["differ", "epochs"]].sum()
-    return (counts.differ / counts.epochs).unstack("variant")
+    table = (counts.differ / counts.epochs).unstack("variant")
+    return table.reindex([d for d in datasets(df) if d in table.index])
 
 
 # -- figures --------------------------------------------------------------------------------
@@ -173,14 +181,14 @@ def accuracy_time_figure(df: pd.DataFrame, order: tuple[str, ...]) -> Figure:
     """Mean accuracy against mean pretraining seconds, one point per dataset × variant (mean
     over seeds, bars: std), a panel per dataset so that each keeps its own scale."""
     stats = summary(df).reset_index()
-    datasets, variants = list(dict.fromkeys(df.dataset)), _order(df, order)
-    cols = min(3, len(datasets))
-    rows = -(-len(datasets) // cols)
+    names, variants = datasets(df), _order(df, order)
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
     fig = Figure(figsize=(4.2 * cols, 3.4 * rows + 0.6), layout="constrained")
     axes = np.array(fig.subplots(rows, cols, squeeze=False)).ravel()
-    for ax in axes[len(datasets):]:
+    for ax in axes[len(names):]:
         ax.set_axis_off()
-    for ax, dataset in zip(axes, datasets):
+    for ax, dataset in zip(axes, names):
         for i, variant in enumerate(variants):
             pt = stats[(stats.dataset == dataset) & (stats.variant == variant)]
             if len(pt):
@@ -203,7 +211,8 @@ def _progress_kl(probs) -> np.ndarray:
 def kl_by_progress(rows: pd.DataFrame) -> pd.DataFrame:
     """dataset × fifth of the epochs: mean over seeds of :func:`_progress_kl`."""
     bins = pd.DataFrame([_progress_kl(p) for p in rows.selection_probs], index=rows.dataset.to_numpy())
-    return bins.groupby(level=0).mean()
+    means = bins.groupby(level=0).mean()
+    return means.loc[[d for d in datasets(rows) if d in means.index]]
 
 
 def selection_heatmap(df: pd.DataFrame) -> Figure | None:
@@ -264,8 +273,8 @@ def markdown(df: pd.DataFrame, order: tuple[str, ...]) -> str:
     table = pd.DataFrame({
         v: {d: (_fmt(stats.loc[(d, v), "acc_mean"], stats.loc[(d, v), "acc_std"], 3) + " / "
                 + _fmt(stats.loc[(d, v), "pretrain_time_s_mean"], stats.loc[(d, v), "pretrain_time_s_std"], 1))
-            for d in df.dataset.unique() if (d, v) in stats.index}
-        for v in variants})
+            for d in datasets(df) if (d, v) in stats.index}
+        for v in variants}).reindex(datasets(df))
     overall = overall_table(df).loc[variants]
     sections = [
         "## Selection study\n\nAccuracy / pretraining seconds, mean ± std over seeds:\n\n" + to_markdown(table.rename_axis("dataset")),

@@ -11,10 +11,11 @@ from iars.report import loss_label
 from iars.selection import ResolutionSelector, importance_scores
 
 
-def _run(dataset, variant, seed, acc, time=1.0, chosen=None, probs=None):
+def _run(dataset, variant, seed, acc, time=1.0, chosen=None, probs=None, length=None):
     loss = {"iars-relative": "iars"}.get(variant, variant)
     rule = {"iars-relative": "relative", "random": "uniform"}.get(variant, "importance")
-    return {"dataset": dataset, "loss": loss, "K": 320, "seed": seed, "acc": acc, "pretrain_time_s": time,
+    length = length or {"A": 100, "B": 50}.get(dataset, 10)
+    return {"dataset": dataset, "length": length, "loss": loss, "K": 320, "seed": seed, "acc": acc, "pretrain_time_s": time,
             "selected_resolutions": chosen, "selection_probs": probs, "config": {"loss": {"selection": {"rule": rule}}}}
 
 
@@ -150,6 +151,8 @@ def test_markdown_and_figures_of_a_study():
     text = study.markdown(df, ("hier", "iars", "iars-relative", "random"))
     assert "| A | 0.900 ± 0.000 / 6.0 ± 0.0 | 0.810 ± 0.010 / 2.0 ± 0.0 |" in text
     assert "| iars vs random | 6 | 5.000 | 3/3/0 |" in text and "p Holm (runs)" in text
+    assert study.datasets(df) == ["B", "A"]  # by series length
+    assert text.index("| B |") < text.index("| A |")
     assert "| C | – | 0.300 / 1.0 |" in study.markdown(_frame(RUNS + [_run("C", "iars", 0, 0.3)]), ("hier", "iars"))
     figs = study.figures(df, ("hier", "iars"))
     assert set(figs) == {"critical_difference", "accuracy_time", "selection_heatmap"}
