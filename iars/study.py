@@ -18,8 +18,9 @@ from scipy.stats import wilcoxon
 RULES = ("iars", "iars-relative")
 """The selecting variants whose probabilities the study examines."""
 PAIRS = (("iars", "random"), ("iars", "hier"), ("iars-relative", "random"), ("iars-relative", "hier"),
-         ("iars-relative", "iars"))
-"""The pairwise tests (first against second)."""
+         ("iars-relative", "iars"), ("random", "hier"), ("fixed r=-1", "hier"), ("fixed r=0", "hier"))
+"""The pairwise tests (first against second): the rules against random and hier, then what
+training one resolution (random, or always the finest or the coarsest) costs against hier."""
 PROGRESS_BINS = 5
 
 
