@@ -122,6 +122,7 @@ def test_embedding_size_tiny_sweep_then_report(tmp_path):
         assert png.stat().st_size > 5000 and png.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow  # 24 runs in subprocesses (about a minute)
 def test_selection_ablation_tiny_sweep_then_the_study_report(tmp_path):
     sweep = tmp_path / "sweep"
     run = run_script("train.py", "-m", "experiment=selection_ablation_tiny", "trainer.max_steps=12",
