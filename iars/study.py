@@ -251,15 +251,16 @@ def selection_heatmap(df: pd.DataFrame) -> Figure | None:
 
 def to_markdown(table: pd.DataFrame, digits: int = 3, index: bool = True) -> str:
     """A markdown table of ``table`` (floats to ``digits`` decimals, missing cells "–")."""
-    table = table.reset_index() if index else table
+    from iars.report import markdown_table  # iars.report imports this module
+
     def cell(v) -> str:
         if isinstance(v, (float, np.floating)):
             return "–" if np.isnan(v) else f"{v:.{digits}f}"
         return "–" if v is None or v is pd.NA else str(v)
 
-    lines = [[str(c) for c in table.columns], ["---"] * table.shape[1],
-             *([cell(v) for v in row] for row in table.itertuples(index=False))]
-    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+    table = table.reset_index() if index else table
+    return markdown_table([str(c) for c in table.columns],
+                          [[cell(v) for v in row] for row in table.itertuples(index=False)])
 
 
 def _fmt(mean: float, std: float, digits: int) -> str:
