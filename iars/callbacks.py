@@ -90,7 +90,8 @@ class ResolutionSelection(pl.Callback):
 
     At the start of training it draws the first resolution (uniform). At each epoch end
     it measures per-resolution losses (``scoring``: the module's per-step records for
-    ``running``/``every_step``; for ``probe``, a fixed probe batch drawn from the training
+    ``running``/``every_step``/``reuse`` — ``reuse`` records every resolution at the steps
+    :meth:`measure_step` allows, the same interval as the probe's; for ``probe``, a fixed probe batch drawn from the training
     loader's dataset, once before training and then at the first epoch end at least
     ``probe_every_steps`` steps after the last probe, which bounds the probe's share of the
     cost), averages them across ranks, feeds them to a :class:`ResolutionSelector`, draws
@@ -101,12 +102,13 @@ class ResolutionSelection(pl.Callback):
 
     Args:
         n_resolutions: R, the resolutions of the longest training series.
-        scoring: ``probe``, ``running`` or ``every_step`` (validated by the module).
+        scoring: ``probe``, ``running``, ``every_step`` or ``reuse`` (validated by the module).
         rule, softmaxes, temperature: of the :class:`ResolutionSelector` (paper:
             ``importance``, 2 and 1), which validates them.
         probe_size: series in the probe batch (one fixed crop holding every resolution).
         probe_every_steps: training steps between probes (1: every epoch, as the paper
-            scores; larger amortises the probe over more steps on long series).
+            scores; larger amortises the probe over more steps on long series), and between
+            the steps that measure every resolution with ``scoring="reuse"``.
         seed: seeds the draws and the probe batch.
     """
 
@@ -166,6 +168,15 @@ class ResolutionSelection(pl.Callback):
         _sync(pl_module)
         self.probe_seconds += time.perf_counter() - start
         return torch.nan_to_num(losses), (~torch.isnan(losses)).float()
+
+    def measure_step(self, step: int) -> bool:
+        """``scoring="reuse"``: whether training step ``step`` measures every resolution on
+        its own views: the first step, then the first at least ``probe_every_steps`` after
+        the last that did."""
+        if step > 0 and step - self._last_probe_step < self.probe_every_steps:
+            return False
+        self._last_probe_step = step
+        return True
 
     @staticmethod
     def _reduce(trainer, sums, counts) -> np.ndarray:

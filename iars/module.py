@@ -24,7 +24,7 @@ ROUND_VIEWS = {"cuda": 64}
 """``round_views="auto"`` by device type: on a GPU every new view length costs cuDNN work that
 made a fresh process's steps 2-4.5× slower (StandWalkJump, H200); CPUs pay no such cost, so views
 keep their length there (``scripts/bench.py``, docs/benchmarks.md)."""
-SCORINGS = ("probe", "running", "every_step")
+SCORINGS = ("probe", "running", "every_step", "reuse")
 
 
 class ContrastivePretrainer(pl.LightningModule):
@@ -53,7 +53,9 @@ class ContrastivePretrainer(pl.LightningModule):
 
     Per-resolution losses for scoring (``scoring``): ``running`` records the trained
     resolution's loss each step; ``every_step`` also computes every other level under
-    ``no_grad``; ``probe`` leaves measuring to the callback (:meth:`probe_losses`).
+    ``no_grad``; ``reuse`` does so only at the steps the callback's probe interval
+    allows (the probe's information from the step's own views, without its encoder
+    passes); ``probe`` leaves measuring to the callback (:meth:`probe_losses`).
     The selection callback reads the epoch's sums with :meth:`epoch_resolution_sums`.
 
     Args:
@@ -226,11 +228,14 @@ class ContrastivePretrainer(pl.LightningModule):
             depth = depth_of_resolution(self._resolution_to_train(n_levels), n_levels)
             loss = self._single_level_loss(z1, z2, depth)
             observed = {resolution_of_depth(depth, n_levels): loss.detach()}
-            if self.scoring == "every_step":
+            every_level = self.scoring == "every_step" or (
+                self.scoring == "reuse" and self.selection is not None and self.selection.measure_step(self.global_step))
+            if every_level:
                 with torch.no_grad():
                     for d, l in enumerate(self._level_losses(z1.detach(), z2.detach())):
                         observed.setdefault(resolution_of_depth(d, n_levels), l)
-            self._record(observed)
+            if every_level or self.scoring != "reuse":
+                self._record(observed)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
 

@@ -58,6 +58,7 @@ VARIANTS = {
     "iars": ["loss=iars"],
     "iars-running": ["loss=iars", "loss.scoring=running"],
     "iars-every_step": ["loss=iars", "loss.scoring=every_step"],
+    "iars-reuse": ["loss=iars", "loss.scoring=reuse"],
     "random": ["loss=random"],
     "random-step": ["loss=random", "loss.granularity=step"],
     "floor": ["loss=hier"],

@@ -175,7 +175,7 @@ def _grads(module, loss):
     return [p.grad.clone() for p in module.encoder.parameters()]
 
 
-@pytest.mark.parametrize("scoring", ["running", "every_step"])
+@pytest.mark.parametrize("scoring", ["running", "every_step", "reuse"])
 @pytest.mark.parametrize("resolution", [0, 2, 5])
 def test_only_the_selected_resolution_contributes_gradient(scoring, resolution):
     torch.manual_seed(0)
@@ -194,9 +194,27 @@ def test_only_the_selected_resolution_contributes_gradient(scoring, resolution):
     for a, b in zip(g_step, g_ref):
         torch.testing.assert_close(a, b)
     sums, counts = module.epoch_resolution_sums()
-    expected_count = L if scoring == "every_step" else 1
+    expected_count = L if scoring in ("every_step", "reuse") else 1  # reuse: step 0 measures
     assert int(counts.sum()) == expected_count
     assert sums[min(resolution, L - 1)] == pytest.approx(single.item(), rel=1e-5)
+    if scoring != "running":  # every level, from the step's own views (no encoder pass of its own)
+        every = {resolution_of_depth(d, L): v.item() for d, v in enumerate(level_losses(z1, z2))}
+        np.testing.assert_allclose([sums[r].item() for r in sorted(every)], [every[r] for r in sorted(every)],
+                                   rtol=1e-5)
+
+
+def test_reuse_records_nothing_on_the_steps_between_measurements():
+    torch.manual_seed(0)
+    module = ContrastivePretrainer(DilatedConvEncoder(2, K=8, depth=2), mode="iars", max_length=64,
+                                   scoring="reuse", selection={"probe_every_steps": 3}, averaged=False)
+    module.train_resolution = 2
+    x = torch.randn(4, 64, 2)
+    assert [module.selection.measure_step(s) for s in range(8)] == [True, False, False, True, False, False,
+                                                                    True, False]
+    module.selection.measure_step = lambda step: False  # a step between measurements
+    module.training_step((x,), 0)
+    sums, counts = module.epoch_resolution_sums()
+    assert int(counts.sum()) == 0 and float(sums.abs().sum()) == 0.0
 
 
 def test_hier_step_is_the_mean_of_all_levels():

@@ -14,7 +14,7 @@ def _levels(out_dir):
     return json.loads((out_dir / "metrics.json").read_text())
 
 
-@pytest.mark.parametrize("scoring", ["probe", "running", "every_step"])
+@pytest.mark.parametrize("scoring", ["probe", "running", "every_step", "reuse"])
 def test_iars_writes_one_selected_level_per_epoch(tmp_path, scoring):
     m = train(_cfg(tmp_path, *SMALL, "loss=iars", f"loss.scoring={scoring}",
                                 "loss.selection.probe_every_steps=1", "trainer.max_epochs=4"))
@@ -29,6 +29,16 @@ def test_iars_writes_one_selected_level_per_epoch(tmp_path, scoring):
         assert on_disk["probe_time_s"] > 0
     if scoring == "running":  # only trained resolutions are measured: one per step at most
         assert all(1 <= sum(v is not None for v in losses) <= 2 for losses in on_disk["resolution_losses"])
+    if scoring == "reuse":  # every step measures (probe_every_steps=1): each crop's resolutions, not only the trained
+        assert all(sum(v is not None for v in losses) >= 2 for losses in on_disk["resolution_losses"])
+
+
+def test_reuse_measures_every_resolution_at_the_probe_interval(tmp_path):
+    # 2 steps per epoch, measuring steps 0, 3, 6: epochs 1, 2 and 4 measure, epoch 3 does not
+    m = train(_cfg(tmp_path, *SMALL, "loss=iars", "loss.scoring=reuse", "loss.selection.probe_every_steps=3",
+                   "trainer.max_epochs=4"))
+    measured = [any(v is not None for v in losses) for losses in m["resolution_losses"]]
+    assert measured == [True, True, False, True] and m["probe_time_s"] == 0  # no probe pass of its own
 
 
 def test_probe_every_n_steps(tmp_path):
@@ -72,7 +82,7 @@ def _weights(run_dir):
     return torch.load(run_dir / "last.ckpt", weights_only=True)["state_dict"]
 
 
-@pytest.mark.parametrize("scoring,every", [("probe", 1), ("running", 1), ("probe", 3)])
+@pytest.mark.parametrize("scoring,every", [("probe", 1), ("running", 1), ("probe", 3), ("reuse", 3)])
 def test_a_resumed_iars_run_continues_exactly_past_the_uniform_phase(tmp_path, scoring, every):
     """Stopped after 4 scored epochs and resumed to 8: the selector's history, the scores,
     the draws and the final weights are the uninterrupted run's, bit for bit (with a probe
@@ -126,7 +136,7 @@ def _filled(resolution_losses):
 
 
 @pytest.mark.parametrize("scoring,settings", [
-    ("probe", []), ("running", []),
+    ("probe", []), ("running", []), ("reuse", []),
     ("probe", ["loss.selection.softmaxes=1", "loss.selection.temperature=0.05"]),
 ])
 def test_logged_scores_are_the_papers_formula_of_the_logged_losses(tmp_path, scoring, settings):
