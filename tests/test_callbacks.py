@@ -169,3 +169,86 @@ def test_the_probe_crop_lies_within_the_series_and_holds_every_resolution(seed):
     probe, crop = cb._probe_batch(trainer, SimpleNamespace(temporal_unit=0))
     assert probe.shape == (4, 8, 32) and crop.length >= 2 ** 3
     assert all(0 <= o + crop.a1 and o + crop.b2 <= 8 for o in crop.offsets.tolist())
+
+
+# -- ResolutionSelection: settings and restoring ----------------------------------------
+
+
+def test_the_callbacks_defaults_are_the_configs_and_the_selectors():
+    from importlib.resources import files
+
+    import yaml
+
+    from iars.selection import ResolutionSelector
+
+    conf = yaml.safe_load(files("iars.conf").joinpath("loss", "iars.yaml").read_text())
+    cb = ResolutionSelection(7)
+    assert cb.scoring == conf["scoring"]
+    assert (cb.selector.rule, cb.selector.softmaxes, cb.selector.temperature) == (
+        conf["selection"]["rule"], conf["selection"]["softmaxes"], conf["selection"]["temperature"])
+    assert (cb.probe_size, cb.probe_every_steps) == (conf["selection"]["probe_size"],
+                                                     conf["selection"]["probe_every_steps"])
+    selector = ResolutionSelector(7)  # the same default seed: the same draws
+    assert [cb.selector.sample() for _ in range(20)] == [selector.sample() for _ in range(20)]
+
+
+def test_the_seed_reaches_the_draws():
+    def draws(seed):
+        selector = ResolutionSelection(7, seed=seed).selector
+        return [selector.sample() for _ in range(20)]
+
+    assert draws(5) == draws(5) != draws(0)
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"probe_size": 1}, "loss.selection.probe_size=1: the instance loss needs at least 2 series"),
+    ({"probe_every_steps": 0}, "loss.selection.probe_every_steps=0: must be at least 1"),
+    ({"probe_every_steps": 2.5}, "loss.selection.probe_every_steps=2.5: must be at least 1"),
+])
+def test_bad_probe_settings_are_config_errors(settings, message):
+    from iars.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        ResolutionSelection(7, **settings)
+    assert ResolutionSelection(7, probe_size=2, probe_every_steps=1).probe_size == 2  # the smallest allowed
+
+
+def _restored(state, **kwargs):
+    cb = ResolutionSelection(7, scoring="running", **kwargs)
+    cb.load_state_dict(state)
+    module = SimpleNamespace(train_resolution=None)
+    cb.on_train_start(SimpleNamespace(strategy=OneRank()), module)
+    return cb, module
+
+
+def _saved_state(resolution=2, last_probe_step=7):
+    cb = ResolutionSelection(7, scoring="running", probe_every_steps=10)
+    for losses in ([3.0] * 7, [2.0] * 7):
+        cb.selector.observe(losses)
+    cb.selector.chosen += [1, resolution]
+    cb.history = [{"epoch": 0}, {"epoch": 1}]
+    cb._last_probe_step = last_probe_step
+    return cb.state_dict()
+
+
+def test_a_restored_callback_continues_the_saved_resolution_history_and_probe_schedule():
+    state = _saved_state(resolution=2, last_probe_step=7)
+    cb, module = _restored(state, probe_every_steps=10)
+    assert module.train_resolution == 2 and cb.history == [{"epoch": 0}, {"epoch": 1}]
+    assert cb.selector.chosen == [1, 2] and len(cb.selector.history) == 2
+    assert [cb.measure_step(s) for s in (16, 17)] == [False, True]  # 10 steps after step 7
+
+
+def test_a_checkpoint_of_an_earlier_version_restores_its_level_and_probes_from_step_0():
+    state = _saved_state(resolution=3)
+    del state["resolution"], state["last_probe_step"]
+    state["level"] = 3  # the key's earlier name
+    cb, module = _restored(state, probe_every_steps=10)
+    assert module.train_resolution == 3
+    assert [cb.measure_step(s) for s in (9, 10)] == [False, True]
+
+
+def test_a_second_fit_after_a_restore_starts_afresh():
+    cb, module = _restored(_saved_state())
+    cb.on_train_start(SimpleNamespace(strategy=OneRank()), module)  # Trainer.fit again: nothing left to restore
+    assert len(cb.selector.chosen) == 3 and module.train_resolution == cb.selector.chosen[-1]
