@@ -53,9 +53,10 @@ class ContrastivePretrainer(pl.LightningModule):
 
     Per-resolution losses for scoring (``scoring``): ``running`` records the trained
     resolution's loss each step; ``every_step`` also computes every other level under
-    ``no_grad``; ``reuse`` does so only at the steps the callback's probe interval
-    allows (the probe's information from the step's own views, without its encoder
-    passes); ``probe`` leaves measuring to the callback (:meth:`probe_losses`).
+    ``no_grad``; ``reuse`` measures every level of the step's own views on the probe's
+    number of series, at the steps the callback's probe interval allows (the probe's
+    information without its encoder passes); ``probe`` leaves measuring to the callback
+    (:meth:`probe_losses`).
     The selection callback reads the epoch's sums with :meth:`epoch_resolution_sums`.
 
     Args:
@@ -228,13 +229,14 @@ class ContrastivePretrainer(pl.LightningModule):
             depth = depth_of_resolution(self._resolution_to_train(n_levels), n_levels)
             loss = self._single_level_loss(z1, z2, depth)
             observed = {resolution_of_depth(depth, n_levels): loss.detach()}
-            every_level = self.scoring == "every_step" or (
-                self.scoring == "reuse" and self.selection is not None and self.selection.measure_step(self.global_step))
-            if every_level:
+            reuse = self.scoring == "reuse" and self.selection is not None
+            if self.scoring == "every_step" or (reuse and self.selection.measure_step(self.global_step)):
+                rows = slice(self.selection.probe_size if reuse else None)  # reuse: the probe's number of series
                 with torch.no_grad():
-                    for d, l in enumerate(self._level_losses(z1.detach(), z2.detach())):
-                        observed.setdefault(resolution_of_depth(d, n_levels), l)
-            if every_level or self.scoring != "reuse":
+                    levels = self._level_losses(z1[rows].detach(), z2[rows].detach())
+                measured = {resolution_of_depth(d, n_levels): l for d, l in enumerate(levels)}
+                self._record(measured if reuse else {**measured, **observed})
+            elif self.scoring != "reuse":
                 self._record(observed)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss

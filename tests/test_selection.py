@@ -203,6 +203,24 @@ def test_only_the_selected_resolution_contributes_gradient(scoring, resolution):
                                    rtol=1e-5)
 
 
+def test_reuse_measures_every_level_on_probe_size_series_of_the_steps_own_views():
+    torch.manual_seed(0)
+    module = ContrastivePretrainer(DilatedConvEncoder(2, K=8, depth=2, dropout=0.0), mode="iars", max_length=64,
+                                   scoring="reuse", selection={"probe_size": 2}, averaged=False)
+    module.train_resolution = 1
+    x = torch.randn(5, 64, 2)
+    torch.manual_seed(3)
+    module.training_step((x,), 0)  # step 0 measures
+    torch.manual_seed(3)  # the same crop and mask
+    z1, z2 = module.views(x)
+    L = num_levels(z1.size(1))
+    expected = {resolution_of_depth(d, L): v.item() for d, v in enumerate(level_losses(z1[:2], z2[:2]))}
+    sums, counts = module.epoch_resolution_sums()
+    assert counts.tolist() == [1.0 if r in expected else 0.0 for r in range(module.n_resolutions)]
+    np.testing.assert_allclose([sums[r].item() for r in sorted(expected)], [expected[r] for r in sorted(expected)],
+                               rtol=1e-5)
+
+
 def test_reuse_records_nothing_on_the_steps_between_measurements():
     torch.manual_seed(0)
     module = ContrastivePretrainer(DilatedConvEncoder(2, K=8, depth=2), mode="iars", max_length=64,
