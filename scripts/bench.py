@@ -3,6 +3,7 @@
     iars-bench dataset=stand_walk_jump dataset.data_dir=../shared/data/UEA --K 320 64
     iars-bench dataset=synthetic dataset.length=3000 dataset.n_train=16 --steps 8
     iars-bench --losses                      # T 500..3000, B 8, K 64 and 320
+    iars-bench --probe --K 320 dataset=atrial_fibrillation dataset.data_dir=../shared/data/UEA
     iars-bench --losses --device cuda
 
 (``python scripts/bench.py ...`` is the same.)
@@ -25,6 +26,11 @@ scored by the runs' classifier protocol. Without ``--steps`` a run takes TS2Vec'
 ``--overhead`` looks for what a real run adds per step: one loss variant pretrained with the
 bench's settings and with each addition of a default run (progress bar, loggers, deterministic
 algorithms), alternating; ``--profile`` adds torch.profiler's top operators of a default run.
+
+``--probe`` times one measurement of every resolution for selection: ``loss.scoring=probe``'s
+probe (its fixed batch and crop, two eval-mode encoder passes, every level's loss) against
+``loss.scoring=reuse``'s (every level's loss under ``no_grad`` on ``probe_size`` series of a
+training step's views, which the step has computed anyway), alternating over ``--steps`` batches.
 
 ``--losses`` times one level's loss (instance + temporal, the full-resolution level,
 where the cost is) forward and backward on random B×T×K views: the straightforward
@@ -306,6 +312,50 @@ def bench_overhead(overrides: list[str], args) -> dict:
     return report
 
 
+def bench_probe(overrides: list[str], args) -> dict:
+    """Per K: median seconds of one measurement by ``probe`` and by ``reuse`` (see above)."""
+    from types import SimpleNamespace
+
+    from iars.config import build
+    from iars.pipeline import build_module
+
+    report = {}
+    for K in args.K:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = _run_config([*overrides, "loss=iars", f"model.K={K}", f"dataset.batch_size={args.batch_size}"], tmp)
+        datamodule = build(config["dataset"])
+        datamodule.setup("fit")
+        torch.manual_seed(config["seed"])
+        module = build_module(config, datamodule)
+        loader = datamodule.train_dataloader()
+        probe = module.selection._probe_batch(SimpleNamespace(train_dataloader=loader), module)
+        P = module.selection.probe_size
+        samples: dict[str, list[float]] = {"probe": [], "reuse": []}
+        batches = iter(loader)
+        for i in range(args.steps):
+            x = next(batches, None)
+            if x is None:
+                batches = iter(loader)
+                x = next(batches)
+            with torch.no_grad():
+                z1, z2 = module.views(series_of(x))  # the training step's views: computed anyway
+            for name in _rotated(list(samples), i):
+                start = time.perf_counter()
+                if name == "probe":
+                    module.probe_losses(*probe)
+                else:
+                    with torch.no_grad():
+                        losses.level_losses(z1[:P], z2[:P], module.alpha, module.temporal_unit, module.pool, module.block)
+                samples[name].append(time.perf_counter() - start)
+        result = {name: statistics.median(v) for name, v in samples.items()}
+        print(f"### One measurement of every resolution: {' '.join(overrides) or 'default dataset'} "
+              f"(T={datamodule.pretrain_X.shape[1]}), K={K}, {P} series, median of {args.steps}\n\n"
+              f"| probe s | reuse s | probe / reuse |\n|---|---|---|\n"
+              f"| {result['probe']:.4f} | {result['reuse']:.4f} | {result['probe'] / result['reuse']:.1f} |\n", flush=True)
+        report[f"K={K}"] = result
+    return report
+
+
 def table(results: dict, title: str) -> str:
     lines = [f"### {title}", "", "| variant | s/step (incl. probe) | median step s | probe s |", "|---|---|---|---|"]
     for name, r in results.items():
@@ -469,6 +519,7 @@ def main(argv=None) -> None:
                         help=f"{', '.join(LOSS_VARIANTS)} or iars-block<N> (--losses)")
     parser.add_argument("--runs", action="store_true", help="time whole iars-train runs (see above)")
     parser.add_argument("--overhead", action="store_true", help="what a default run adds per step (see above)")
+    parser.add_argument("--probe", action="store_true", help="one measurement: scoring=probe against reuse (see above)")
     parser.add_argument("--profile", action="store_true", help="--overhead: also profile a default run")
     parser.add_argument("--vs-reference", type=Path, metavar="DIR", help="--runs: also the reference TS2Vec checkout at DIR")
     parser.add_argument("--memory-of", nargs=5, help=argparse.SUPPRESS)
@@ -487,6 +538,9 @@ def main(argv=None) -> None:
         report = bench_losses(args.T, args.K, args.batch_size, args.device, args.rounds, args.loss_variants)
     elif args.runs:
         report = bench_runs(overrides, args)
+    elif args.probe:
+        args.steps = args.steps or 20
+        report = bench_probe(overrides, args)
     elif args.overhead:
         args.steps = args.steps or 40
         report = bench_overhead(overrides, args)

@@ -29,6 +29,15 @@ def test_losses_mode_times_and_measures_every_variant(tmp_path, capsys):
     assert all(r["seconds"] > 0 and r["peak_mb"] >= 0 for r in row.values())
 
 
+def test_probe_mode_times_one_measurement_each_way(tmp_path, capsys):
+    out = tmp_path / "probe.json"
+    bench.main(["--probe", "--K", "8", "--steps", "3", "--json", str(out), "dataset=synthetic",
+                "dataset.length=32", "dataset.n_train=8", "model.depth=1"])
+    assert "| probe s | reuse s | probe / reuse |" in capsys.readouterr().out
+    result = json.loads(out.read_text())["K=8"]
+    assert set(result) == {"probe", "reuse"} and all(v > 0 for v in result.values())
+
+
 FAKE_REFERENCE = '''
 import numpy as np
 
