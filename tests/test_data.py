@@ -84,8 +84,28 @@ def test_a_normaliser_rebuilt_from_its_state_transforms_as_the_fitted_one():
     assert state == {"mean": [2.0, 20.0], "scale": [1.0, 10.0]}
     new = np.array([[[4.0, 0.0]]])
     np.testing.assert_array_equal(Normaliser(**state).transform(new), [[[2.0, -2.0]]])
-    with pytest.raises(RuntimeError, match="before fit"):
-        Normaliser().transform(new)
+
+
+def test_the_normaliser_computes_as_scikit_learns_scaler_in_float32():
+    from sklearn.preprocessing import StandardScaler
+
+    from iars.data import Normaliser
+
+    rng = np.random.default_rng(0)
+    X, X_new = rng.normal(3, 2, (5, 40, 3)), rng.normal(1, 5, (4, 40, 3))  # float64 in
+    out = Normaliser().fit(X).transform(X_new)
+    scaler = StandardScaler().fit(X.reshape(-1, 3))
+    expected = scaler.transform(X_new.reshape(-1, 3).astype(np.float32)).reshape(X_new.shape)
+    assert out.dtype == np.float32 and np.array_equal(out, expected)  # bit for bit
+
+
+def test_the_normaliser_names_a_channel_mismatch_and_a_use_before_fit():
+    from iars.data import Normaliser
+
+    with pytest.raises(DataError, match=r"^series have 3 channels, but the normaliser was fitted on 2$"):
+        Normaliser().fit(np.ones((2, 5, 2))).transform(np.ones((1, 5, 3)))
+    with pytest.raises(RuntimeError, match=r"^Normaliser\.transform before fit$"):
+        Normaliser().transform(np.ones((1, 5, 3)))
 
 
 def test_normalise_keeps_nan():
