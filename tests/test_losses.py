@@ -173,3 +173,11 @@ def test_auto_block_is_chosen_by_device():
     assert losses.resolve_block("auto", torch.device("cuda")) == losses.BLOCK["cuda"]
     assert losses.resolve_block(None, torch.device("cpu")) is None
     assert losses.resolve_block(7, torch.device("cpu")) == 7
+
+
+def test_the_defaults_are_ts2vecs():
+    """level_loss(z1, z2): α = 0.5, the temporal term on, tiled automatically;
+    downsample(z): max pooling by 2 over time."""
+    z1, z2 = _pair(3, 12)
+    _check(losses.level_loss, lambda a, b: 0.5 * ref.instance_loss(a, b) + 0.5 * ref.temporal_loss(a, b), z1, z2)
+    torch.testing.assert_close(losses.downsample(z1), ref.pool(z1, "max"))
