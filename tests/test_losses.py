@@ -176,8 +176,9 @@ def test_auto_block_is_chosen_by_device():
 
 
 def test_the_defaults_are_ts2vecs():
-    """level_loss(z1, z2): α = 0.5, the temporal term on, tiled automatically;
-    downsample(z): max pooling by 2 over time."""
+    """level_loss(z1, z2): α = 0.5, the temporal term on, tiled automatically (as is
+    temporal_contrastive_loss(z1, z2)); downsample(z): max pooling by 2 over time."""
     z1, z2 = _pair(3, 12)
     _check(losses.level_loss, lambda a, b: 0.5 * ref.instance_loss(a, b) + 0.5 * ref.temporal_loss(a, b), z1, z2)
+    _check(losses.temporal_contrastive_loss, ref.temporal_loss, z1, z2)
     torch.testing.assert_close(losses.downsample(z1), ref.pool(z1, "max"))
