@@ -171,6 +171,7 @@ def test_bf16_autocast_keeps_the_log_sum_exp_in_float32():
 def test_auto_block_is_chosen_by_device():
     assert losses.resolve_block("auto", torch.device("cpu")) == losses.BLOCK["cpu"]
     assert losses.resolve_block("auto", torch.device("cuda")) == losses.BLOCK["cuda"]
+    assert losses.resolve_block("auto", torch.device("mps")) == losses.BLOCK["cuda"]  # other devices: cuda's
     assert losses.resolve_block(None, torch.device("cpu")) is None
     assert losses.resolve_block(7, torch.device("cpu")) == 7
 
