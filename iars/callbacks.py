@@ -91,10 +91,10 @@ class ResolutionSelection(pl.Callback):
     At the start of training it draws the first resolution (uniform). At each epoch end
     it measures per-resolution losses (``scoring``: the module's per-step records for
     ``running``/``every_step``/``reuse`` — ``reuse`` records every resolution at the steps
-    :meth:`measure_step` allows, the same interval as the probe's; for ``probe``, a fixed probe batch drawn from the training
-    loader's dataset, once before training and then at the first epoch end at least
-    ``probe_every_steps`` steps after the last probe, which bounds the probe's share of the
-    cost), averages them across ranks, feeds them to a :class:`ResolutionSelector`, draws
+    :meth:`measure_step` allows, the probe's interval; for ``probe``, a fixed probe batch
+    drawn from the training loader's dataset, once before training and then at the first
+    epoch end at least ``probe_every_steps`` steps after the last probe, which bounds the
+    probe's share of the cost), averages them across ranks, feeds them to a :class:`ResolutionSelector`, draws
     the next resolution (the same on every rank: rank 0's draw is broadcast) and sets
     ``pl_module.train_resolution``. It logs the trained resolution, the next probabilities
     and the losses, and keeps the whole history in :attr:`history` (saved in checkpoints,
@@ -138,7 +138,7 @@ class ResolutionSelection(pl.Callback):
 
     # -- measuring --------------------------------------------------------------------
 
-    def _probe_batch(self, trainer, pl_module):
+    def probe_batch(self, trainer, pl_module):
         """A fixed batch (x: P×T×C), drawn from the training loader's dataset, and a fixed
         crop whose overlap has every resolution."""
         dataset = trainer.train_dataloader.dataset
@@ -161,7 +161,7 @@ class ResolutionSelection(pl.Callback):
 
     def _probe_losses(self, trainer, pl_module):
         if self._probe is None:
-            self._probe = self._probe_batch(trainer, pl_module)
+            self._probe = self.probe_batch(trainer, pl_module)
         _sync(pl_module)
         start = time.perf_counter()
         losses = pl_module.probe_losses(*self._probe)

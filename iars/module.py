@@ -208,6 +208,12 @@ class ContrastivePretrainer(pl.LightningModule):
     def _level_losses(self, z1, z2) -> list[torch.Tensor]:
         return level_losses(z1, z2, self.alpha, self.temporal_unit, self.pool, self.block)
 
+    @torch.no_grad()
+    def _every_level(self, z1, z2, n_levels: int) -> dict[int, torch.Tensor]:
+        """Every level's loss of the views (no grad), by resolution."""
+        levels = self._level_losses(z1.detach(), z2.detach())
+        return {resolution_of_depth(d, n_levels): l for d, l in enumerate(levels)}
+
     def _single_level_loss(self, z1, z2, depth: int) -> torch.Tensor:
         for _ in range(depth):
             z1, z2 = downsample(z1, self.pool), downsample(z2, self.pool)
@@ -229,15 +235,14 @@ class ContrastivePretrainer(pl.LightningModule):
             depth = depth_of_resolution(self._resolution_to_train(n_levels), n_levels)
             loss = self._single_level_loss(z1, z2, depth)
             observed = {resolution_of_depth(depth, n_levels): loss.detach()}
-            reuse = self.scoring == "reuse" and self.selection is not None
-            if self.scoring == "every_step" or (reuse and self.selection.measure_step(self.global_step)):
-                rows = slice(self.selection.probe_size if reuse else None)  # reuse: the probe's number of series
-                with torch.no_grad():
-                    levels = self._level_losses(z1[rows].detach(), z2[rows].detach())
-                measured = {resolution_of_depth(d, n_levels): l for d, l in enumerate(levels)}
-                self._record(measured if reuse else {**measured, **observed})
-            elif self.scoring != "reuse":
-                self._record(observed)
+            if self.scoring == "every_step":
+                observed = {**self._every_level(z1, z2, n_levels), **observed}
+            elif self.scoring == "reuse":  # every level on the probe's number of series, at its interval
+                observed = {}
+                if self.selection is not None and self.selection.measure_step(self.global_step):
+                    P = self.selection.probe_size
+                    observed = self._every_level(z1[:P], z2[:P], n_levels)
+            self._record(observed)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
 
@@ -260,7 +265,7 @@ class ContrastivePretrainer(pl.LightningModule):
     # -- per-resolution bookkeeping --------------------------------------------------
 
     def _record(self, observed: dict[int, torch.Tensor]) -> None:
-        if self.n_resolutions is None:
+        if self.n_resolutions is None or not observed:
             return
         if self._sums is None:
             self._sums = torch.zeros(self.n_resolutions, device=self.device)

@@ -42,6 +42,7 @@ on GPU), counted from just before the loss.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -328,15 +329,10 @@ def bench_probe(overrides: list[str], args) -> dict:
         torch.manual_seed(config["seed"])
         module = build_module(config, datamodule)
         loader = datamodule.train_dataloader()
-        probe = module.selection._probe_batch(SimpleNamespace(train_dataloader=loader), module)
+        probe = module.selection.probe_batch(SimpleNamespace(train_dataloader=loader), module)
         P = module.selection.probe_size
         samples: dict[str, list[float]] = {"probe": [], "reuse": []}
-        batches = iter(loader)
-        for i in range(args.steps):
-            x = next(batches, None)
-            if x is None:
-                batches = iter(loader)
-                x = next(batches)
+        for i, x in zip(range(args.steps), itertools.cycle(loader)):
             with torch.no_grad():
                 z1, z2 = module.views(series_of(x))  # the training step's views: computed anyway
             for name in _rotated(list(samples), i):

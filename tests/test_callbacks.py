@@ -166,7 +166,7 @@ def test_the_probe_crop_lies_within_the_series_and_holds_every_resolution(seed):
     x = torch.randn(6, 8, 32, generator=torch.Generator().manual_seed(seed))
     trainer = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=TensorDataset(x)))
     cb = ResolutionSelection(4, seed=seed, probe_size=4)
-    probe, crop = cb._probe_batch(trainer, SimpleNamespace(temporal_unit=0))
+    probe, crop = cb.probe_batch(trainer, SimpleNamespace(temporal_unit=0))
     assert probe.shape == (4, 8, 32) and crop.length >= 2 ** 3
     assert all(0 <= o + crop.a1 and o + crop.b2 <= 8 for o in crop.offsets.tolist())
 
