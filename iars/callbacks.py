@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import Checkpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from iars.augment import sample_crop
@@ -67,19 +69,58 @@ class PretrainClock(pl.Callback):
         self.step_times = list(state_dict["step_times"])
 
 
-class SaveOnInterrupt(pl.Callback):
+class SaveOnInterrupt(Checkpoint):
     """Saves a checkpoint to ``path`` when a run is stopped by SIGTERM: Lightning finishes the
     step in progress and raises ``SIGTERMException``, so the checkpoint is at a step boundary
-    (any other exception may come mid-step, and saves nothing)."""
+    (any other exception may come mid-step, and saves nothing).
+
+    It saves at the end of the step in which the signal arrived (``on_train_batch_end``), where a
+    periodic checkpoint is written too: as a :class:`~pytorch_lightning.callbacks.Checkpoint`,
+    Lightning runs it after every other callback, so the step is complete (an epoch's last step
+    has closed the epoch's selection), and a run resumed from it continues exactly. A signal
+    that arrives after that hook and before Lightning's check is saved from ``on_exception``.
+    """
 
     def __init__(self, path):
         self.path = path
         self.saved = False
 
-    def on_exception(self, trainer, pl_module, exception):
-        if isinstance(exception, SIGTERMException):
+    def _save(self, trainer):
+        if not self.saved:
             trainer.save_checkpoint(self.path, weights_only=False)
             self.saved = True
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.received_sigterm:
+            self._save(trainer)
+
+    def on_exception(self, trainer, pl_module, exception):
+        if isinstance(exception, SIGTERMException):
+            with _as_at_step_end(trainer):
+                self._save(trainer)
+
+
+@contextmanager
+def _as_at_step_end(trainer):
+    """Lightning's loop state as a periodic checkpoint at the end of the step records it (in
+    ``on_train_batch_end``), while a checkpoint is saved later: from Lightning's SIGTERM check
+    after the step, or after the epoch's end. Lightning counts the step (and the epoch) as
+    completed only after those hooks, and resumes such a state wrongly (after an epoch's end it
+    runs one batch as the whole next epoch); the state at the step's end resumes exactly."""
+    loop = trainer.fit_loop
+    batches, epochs = loop.epoch_loop.batch_progress, loop.epoch_progress
+    undo = []
+    if epochs.current.completed == epochs.current.started > 0:  # after the epoch's end
+        undo += [(t, n) for t in (epochs.current, epochs.total) for n in ("processed", "completed")]
+    if batches.current.completed == batches.current.processed > 0:  # after the step's end hook
+        undo += [(batches.current, "completed"), (batches.total, "completed"), (loop.epoch_loop, "_batches_that_stepped")]
+    for tracker, name in undo:
+        setattr(tracker, name, getattr(tracker, name) - 1)
+    try:
+        yield
+    finally:
+        for tracker, name in undo:
+            setattr(tracker, name, getattr(tracker, name) + 1)
 
 
 class ResolutionSelection(pl.Callback):
@@ -88,8 +129,10 @@ class ResolutionSelection(pl.Callback):
     A :class:`~iars.module.ContrastivePretrainer` in a selecting mode brings its own
     (``configure_callbacks``), so any ``Trainer.fit(module, loader)`` selects.
 
-    At the start of training it draws the first resolution (uniform). At each epoch end
-    it measures per-resolution losses (``scoring``: the module's per-step records for
+    At the start of training it draws the first resolution (uniform). At each epoch's end —
+    its last step, before any checkpoint of that step is written, so that a run resumed from
+    that checkpoint continues with the next epoch's draw; or ``on_train_epoch_end`` for an
+    epoch cut short by ``max_steps`` — it measures per-resolution losses (``scoring``: the module's per-step records for
     ``running``/``every_step``/``reuse`` — ``reuse`` records every resolution at the steps
     :meth:`measure_step` allows, the probe's interval; for ``probe``, a fixed probe batch
     drawn from the training loader's dataset, once before training and then at the first
@@ -208,13 +251,22 @@ class ResolutionSelection(pl.Callback):
             self.history = list(self._restored["history"])
             pl_module.train_resolution = self._restored.get("resolution", self._restored.get("level"))
             self._last_probe_step = self._restored.get("last_probe_step", 0)
+            self.probe_seconds = self._restored.get("probe_seconds", 0.0)
             self._restored = None
             return
         if self.scoring == "probe":
             self.selector.observe(self._reduce(trainer, *self._probe_losses(trainer, pl_module)))
         self._choose(trainer, pl_module)
 
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            self._close_epoch(trainer, pl_module)
+
     def on_train_epoch_end(self, trainer, pl_module):
+        if not self.history or self.history[-1]["epoch"] != trainer.current_epoch:  # cut short by max_steps
+            self._close_epoch(trainer, pl_module)
+
+    def _close_epoch(self, trainer, pl_module):
         trained = pl_module.train_resolution
         losses = self._measure(trainer, pl_module)
         if not np.isnan(losses).all():
@@ -239,6 +291,7 @@ class ResolutionSelection(pl.Callback):
             "history": self.history,
             "resolution": self.selector.chosen[-1] if self.selector.chosen else None,
             "last_probe_step": self._last_probe_step,
+            "probe_seconds": self.probe_seconds,
         }
 
     def load_state_dict(self, state_dict):

@@ -284,22 +284,32 @@ class ContrastivePretrainer(pl.LightningModule):
 
     # -- Lightning hooks --------------------------------------------------------------
 
-    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+    def optimizer_step(self, *args, **kwargs) -> None:
+        # The weight average follows each optimiser step inside the step itself, so that a
+        # checkpoint written at the step's end (periodic, or on SIGTERM) already holds it.
+        super().optimizer_step(*args, **kwargs)
         if self.averaged is not None:
             self.averaged.update_parameters(self.encoder)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # The random streams too, so that a resumed run draws the crops, masks and dropout
-        # the uninterrupted run would have drawn.
+        # the uninterrupted run would have drawn; and the epoch's per-resolution sums so far.
         checkpoint["random_state"] = {"module": self._generator.get_state(), **random_state()}
+        if self._sums is not None:
+            checkpoint["resolution_sums"] = {"sums": self._sums.cpu(), "counts": self._counts.cpu()}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        sums = checkpoint.get("resolution_sums")
+        if sums is not None:
+            self._sums, self._counts = sums["sums"].to(self.device), sums["counts"].to(self.device)
         state = checkpoint.get("random_state")
         if state is not None:
             self._generator.set_state(state["module"])
             self._restored_random_state = state  # applied when training resumes, not on a mere load
 
     def on_train_start(self) -> None:
+        if self._sums is not None:  # restored from a checkpoint on the CPU
+            self._sums, self._counts = self._sums.to(self.device), self._counts.to(self.device)
         state, self._restored_random_state = self._restored_random_state, None
         if state is not None:
             set_random_state(state)

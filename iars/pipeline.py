@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import Checkpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from iars.callbacks import PretrainClock, SaveOnInterrupt
@@ -141,7 +141,7 @@ def pretrain(
     trainer = build(
         config["trainer"], **budget(config["trainer"], datamodule.prepare().X_train), logger=logger or False,
         callbacks=callbacks, default_root_dir=None if root_dir is None else str(root_dir),
-        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
+        enable_checkpointing=any(isinstance(c, Checkpoint) for c in callbacks),
     )
     with warnings.catch_warnings(), _sigint_as_sigterm(enabled=bool(on_signal)) as received:
         for message in QUIET_WARNINGS:

@@ -94,15 +94,63 @@ def test_a_resumed_clock_adds_its_segment_to_the_checkpointed_ones(monkeypatch):
 # -- SaveOnInterrupt -------------------------------------------------------------------
 
 
+def _loop_state(*, batches, step_completed, epoch_ended):
+    """A stand-in fit loop in epoch 0 after ``batches`` steps: Lightning's own progress counters."""
+    from pytorch_lightning.loops.progress import _BatchProgress, _Progress
+
+    steps, epochs = _BatchProgress(), _Progress()
+    for _ in range(batches):
+        steps.increment_ready(), steps.increment_started(), steps.increment_processed(), steps.increment_completed()
+    if not step_completed:
+        steps.current.completed -= 1
+        steps.total.completed -= 1
+    epochs.increment_ready(), epochs.increment_started()
+    if epoch_ended:
+        epochs.increment_processed(), epochs.increment_completed()
+    epoch_loop = SimpleNamespace(batch_progress=steps, _batches_that_stepped=batches - (not step_completed))
+    return SimpleNamespace(epoch_loop=epoch_loop, epoch_progress=epochs)
+
+
+def _recording_trainer(loop, saves):
+    def save_checkpoint(path, weights_only):  # what the checkpoint records of the loop
+        saves.append((path, weights_only, loop.epoch_loop.batch_progress.current.completed,
+                      loop.epoch_progress.current.completed, loop.epoch_loop._batches_that_stepped))
+
+    return SimpleNamespace(save_checkpoint=save_checkpoint, fit_loop=loop, received_sigterm=False)
+
+
 def test_only_sigterm_saves_a_checkpoint_at_the_given_path(tmp_path):
     saves = []
-    trainer = SimpleNamespace(save_checkpoint=lambda path, weights_only: saves.append((path, weights_only)))
+    trainer = _recording_trainer(_loop_state(batches=3, step_completed=True, epoch_ended=False), saves)
     cb = SaveOnInterrupt(tmp_path / "last.ckpt")
     assert cb.saved is False
     cb.on_exception(trainer, CPU, ValueError("mid-step"))
+    cb.on_train_batch_end(trainer, CPU, None, None, 2)  # no signal received
     assert saves == [] and cb.saved is False
     cb.on_exception(trainer, CPU, SIGTERMException())
-    assert saves == [(tmp_path / "last.ckpt", False)] and cb.saved is True
+    assert saves == [(tmp_path / "last.ckpt", False, 2, 0, 2)] and cb.saved is True
+    cb.on_exception(trainer, CPU, SIGTERMException())
+    assert len(saves) == 1  # once
+
+
+@pytest.mark.parametrize("step_completed, epoch_ended", [(False, False), (True, False), (True, True)])
+def test_the_interrupt_checkpoint_records_the_loop_as_at_the_steps_end(tmp_path, step_completed, epoch_ended):
+    """Whether saved at the step's end, after Lightning counted it completed, or after the epoch's
+    end: the checkpoint holds the loop state of a periodic checkpoint at the step's end (step
+    counted as not yet completed, epoch not ended), and the loop is left as it was."""
+    saves, loop = [], _loop_state(batches=5, step_completed=step_completed, epoch_ended=epoch_ended)
+    before = (loop.epoch_loop.batch_progress.state_dict(), loop.epoch_progress.state_dict(),
+              loop.epoch_loop._batches_that_stepped)
+    trainer = _recording_trainer(loop, saves)
+    cb = SaveOnInterrupt(tmp_path / "last.ckpt")
+    if step_completed:
+        cb.on_exception(trainer, CPU, SIGTERMException())
+    else:
+        trainer.received_sigterm = True
+        cb.on_train_batch_end(trainer, CPU, None, None, 4)
+    assert saves == [(tmp_path / "last.ckpt", False, 4, 0, 4)]
+    assert (loop.epoch_loop.batch_progress.state_dict(), loop.epoch_progress.state_dict(),
+            loop.epoch_loop._batches_that_stepped) == before
 
 
 # -- ResolutionSelection: reduction, broadcast, records, logs ---------------------------
@@ -127,9 +175,11 @@ def test_every_rank_trains_rank_0s_draw():
 
 def _epoch_end(cb, sums, counts, *, logger, global_zero=True, epoch=0, step=2, trained=1):
     module = SimpleNamespace(train_resolution=trained, epoch_resolution_sums=lambda: (sums, counts))
+    last_batch = SimpleNamespace(epoch_loop=SimpleNamespace(batch_progress=SimpleNamespace(is_last_batch=True)))
     trainer = SimpleNamespace(strategy=OneRank(), logger=logger, is_global_zero=global_zero,
-                              current_epoch=epoch, global_step=step)
-    cb.on_train_epoch_end(trainer, module)
+                              current_epoch=epoch, global_step=step, fit_loop=last_batch)
+    cb.on_train_batch_end(trainer, module, None, None, 0)  # the epoch's last step closes it
+    cb.on_train_epoch_end(trainer, module)  # and Lightning's epoch end adds nothing
     return module
 
 
@@ -156,7 +206,7 @@ def test_only_rank_0_logs_and_a_run_without_logger_still_records():
     cb, logger = ResolutionSelection(3, scoring="running"), Recorder()
     cb.selector.chosen.append(0)
     _epoch_end(cb, torch.ones(3), torch.ones(3), logger=logger, global_zero=False)
-    _epoch_end(cb, torch.ones(3), torch.ones(3), logger=None)
+    _epoch_end(cb, torch.ones(3), torch.ones(3), logger=None, epoch=1)
     assert logger.calls == [] and len(cb.history) == 2
 
 

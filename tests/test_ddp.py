@@ -23,8 +23,8 @@ class _RecordPerRank(pl.Callback):
     def on_train_epoch_start(self, trainer, pl_module):
         self.levels.append(pl_module.train_resolution)
 
-    def on_train_epoch_end(self, trainer, pl_module):  # runs before the module's own callbacks
-        if pl_module._sums is not None:
+    def on_train_batch_end(self, trainer, pl_module, *args):  # runs before the module's own callbacks
+        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch and pl_module._sums is not None:
             self.local.append([pl_module._sums.tolist(), pl_module._counts.tolist()])
 
     def on_train_end(self, trainer, pl_module):

@@ -11,11 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 from conftest import NO_LOGGER, REPO, compose_cfg, plain, run_script, train
 
 from iars import pipeline
-from iars.errors import ConfigError, DataError, ReportError
+from iars.config import build
+from iars.errors import ConfigError, DataError, ReportError, RunInterrupted
+from iars.module import ContrastivePretrainer
 
 TINY = ["dataset=synthetic", "model.K=8", "model.depth=1", "model.hidden=8", "trainer.enable_progress_bar=false",
         NO_LOGGER]
@@ -114,6 +117,85 @@ def test_a_run_killed_by_sigterm_resumes_exactly(tmp_path):
         sum(record["pretrain_segments_s"]))
     a, b = (torch.load(d / "last.ckpt", weights_only=True)["state_dict"] for d in (tmp_path / "killed", tmp_path / "full"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+class _SigtermAt(pl.Callback):
+    """Lightning's SIGTERM flag raised at the end of step ``step``: in an ordinary callback (as
+    a signal during the step lands), or, with ``late``, after every callback (the module's hook)
+    or after the epoch's end (``epoch_end``), where Lightning's own checks then stop the run."""
+
+    def __init__(self, step, where="step"):
+        self.step, self.where = step, where
+
+    def _flag(self, trainer):
+        if trainer.global_step == self.step:
+            trainer._signal_connector.received_sigterm = True
+
+    def on_train_batch_end(self, trainer, *args):
+        if self.where == "step":
+            self._flag(trainer)
+
+
+class _LateModule(ContrastivePretrainer):
+    sigterm: _SigtermAt | None = None
+
+    def on_train_batch_end(self, *args):
+        if self.sigterm is not None and self.sigterm.where == "late":
+            self.sigterm._flag(self.trainer)
+
+    def on_train_epoch_end(self):
+        if self.sigterm is not None and self.sigterm.where == "epoch_end":
+            self.sigterm._flag(self.trainer)
+
+
+def _pretrain(run_dir, scoring, ckpt=None, callbacks=(), sigterm=None):
+    """8 steps of 5-step epochs (an epoch boundary at 5, the last epoch cut short by max_steps)."""
+    config = plain(compose_cfg(run_dir, *TINY, "loss=iars", f"loss.scoring={scoring}",
+                               "loss.selection.probe_every_steps=1", "trainer.max_steps=8"))
+    _LateModule.sigterm = sigterm
+    try:
+        return pipeline.pretrain(config, build(config["dataset"]), callbacks=[*callbacks, *([sigterm] if sigterm else [])],
+                                 ckpt_path=ckpt, root_dir=run_dir, save_on_signal=Path(run_dir) / "last.ckpt",
+                                 module_class=_LateModule)
+    finally:
+        _LateModule.sigterm = None
+
+
+def _state(fitted):
+    module = fitted.module
+    return {"history": fitted.history, "encoder": module.encoder.state_dict(), "average": module.averaged.state_dict(),
+            "steps": fitted.clock.steps, "step_times": len(fitted.clock.step_times)}
+
+
+def _same(a, b):
+    assert a["history"] == b["history"]
+    assert (a["steps"], a["step_times"]) == (b["steps"], b["step_times"])
+    for part in ("encoder", "average"):
+        assert a[part].keys() == b[part].keys() and all(torch.equal(a[part][k], b[part][k]) for k in a[part]), part
+
+
+@pytest.mark.parametrize("scoring", ["probe", "running"])
+def test_resume_from_any_step_equals_the_uninterrupted_run(tmp_path, scoring):
+    """Property: resuming from a checkpoint of any step — periodic (what SIGKILL leaves), or
+    saved on SIGTERM during a step, after Lightning's step-end check, or after the epoch's end,
+    first, middle and last step of an epoch — gives the uninterrupted run's selection history,
+    weights and weight average bit for bit."""
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    every_step = ModelCheckpoint(dirpath=tmp_path / "full", filename="{step}", every_n_train_steps=1, save_top_k=-1,
+                                 save_on_train_epoch_end=False)
+    full = _state(_pretrain(tmp_path / "full", scoring, callbacks=[every_step]))
+    assert [h["epoch"] for h in full["history"]] == [0, 1] and full["average"]["n_averaged"] == 8
+    kills = range(1, 8) if scoring == "probe" else (1, 3, 5)
+    for step in kills:
+        _same(_state(_pretrain(tmp_path / f"k{step}", scoring, ckpt=tmp_path / "full" / f"step={step}.ckpt")), full)
+    signals = [(1, "step"), (3, "step"), (5, "step"), (3, "late"), (5, "late"), (5, "epoch_end")]
+    for step, where in signals if scoring == "probe" else [(5, "step"), (5, "epoch_end")]:
+        run_dir = tmp_path / f"t{step}{where}"
+        with pytest.raises(RunInterrupted):
+            _pretrain(run_dir, scoring, sigterm=_SigtermAt(step, where))
+        assert torch.load(run_dir / "last.ckpt", weights_only=True)["global_step"] == step
+        _same(_state(_pretrain(run_dir, scoring, ckpt=run_dir / "last.ckpt")), full)
 
 
 def test_periodic_checkpoints_are_written_during_training(tmp_path):
