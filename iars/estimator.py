@@ -5,6 +5,7 @@ finished run's checkpoint back into one.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import Iterator, Mapping
@@ -21,14 +22,23 @@ from sklearn.utils.validation import check_is_fitted
 from iars.data import ArrayDataModule, Normaliser, pad_to_array
 from iars.encoders import ENCODERS
 from iars.errors import ConfigError, DataError
-from iars.evaluate import encode
+from iars.evaluate import POOLINGS, encode
 from iars.module import ContrastivePretrainer
 from iars.pipeline import loss_settings, pretrain
 from iars.runs import CHECKPOINT_FILE
+from iars.variants import variant, variant_of
 
-LOSSES = {"hier": ("hier", None), "iars": ("iars", None), "random": ("random", None), "fixed": ("fixed", None),
-          "fixed_finest": ("fixed", -1), "fixed_coarsest": ("fixed", 0)}
-"""Loss names (those of ``conf/loss/``) -> (mode, fixed resolution)."""
+DEFAULT_SEED = 42
+"""The default seed of every entry point: ``seed`` in ``conf/train.yaml`` and ``conf/baselines.yaml``."""
+
+CONFIG_PATHS = {
+    "K": ("model", "K"), "steps": ("trainer", "max_steps"), "epochs": ("trainer", "max_epochs"),
+    "batch_size": ("dataset", "batch_size"), "lr": ("lr",), "seed": ("seed",),
+    "precision": ("trainer", "precision"), "pooling": ("classifier", "pooling"),
+    "max_train_length": ("dataset", "max_train_length"), "averaged": ("averaged",),
+}
+"""Where each plain parameter lives in a run config: :meth:`TimeSeriesEncoder.run_config`
+writes it there and :meth:`TimeSeriesEncoder.params_from_config` reads it back."""
 
 TRAINER = "pytorch_lightning.Trainer"
 _ENCODER_NAMES = {f"{cls.__module__}.{cls.__qualname__}": name for name, cls in ENCODERS.items()}
@@ -47,9 +57,10 @@ class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    loss : {"hier", "iars", "random", "fixed", "fixed_finest", "fixed_coarsest"}
-        The loss mode (``conf/loss/``): TS2Vec's hierarchical loss, importance-aware
-        resolution selection, or an ablation. ``fixed`` needs ``loss_params={"resolution": r}``.
+    loss : {"hier", "iars", "iars_relative", "random", "fixed", "fixed_finest", "fixed_coarsest"}
+        The loss variant (:data:`iars.variants.VARIANTS`, the files of ``conf/loss/``):
+        TS2Vec's hierarchical loss, importance-aware resolution selection (the paper's rule,
+        or the relative rule), or an ablation. ``fixed`` needs ``loss_params={"resolution": r}``.
     encoder : {"dilated_conv", "resnet18"} or str
         TS2Vec's encoder, the paper's 1-D ResNet18, or the import path of an encoder class
         taking ``in_channels`` and ``K`` (B×T×C -> B×T×K).
@@ -109,7 +120,7 @@ class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
         epochs: int | None = None,
         batch_size: int = 8,
         lr: float = 1e-3,
-        seed: int = 0,
+        seed: int = DEFAULT_SEED,
         device: str = "auto",
         precision: str = "32-true",
         pooling: str = "max",
@@ -141,10 +152,6 @@ class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
     def run_config(self) -> dict[str, Any]:
         """The parameters as a run config (the shape ``conf/train.yaml`` composes), which
         :func:`iars.pipeline.pretrain` trains."""
-        if self.loss not in LOSSES:
-            raise ConfigError(f"loss={self.loss!r}: choose one of {', '.join(LOSSES)}")
-        mode, resolution = LOSSES[self.loss]
-        loss = {"mode": mode, **({} if resolution is None else {"resolution": resolution}), **(self.loss_params or {})}
         target = self.encoder
         if self.encoder in ENCODERS:
             cls = ENCODERS[self.encoder]
@@ -152,51 +159,52 @@ class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
         elif "." not in str(self.encoder):
             raise ConfigError(f"encoder={self.encoder!r}: choose one of {', '.join(ENCODERS)}, or give the import "
                               "path of an encoder class")
-        if self.pooling not in ("max", "avg"):
-            raise ConfigError(f"pooling={self.pooling!r}: choose max or avg")
-        return {
-            "seed": self.seed,
-            "lr": self.lr,
-            "averaged": self.averaged,
+        if self.pooling not in POOLINGS:
+            raise ConfigError(f"pooling={self.pooling!r}: choose one of {', '.join(POOLINGS)}")
+        config: dict[str, Any] = {
             "compile": False,
-            "model": {"_target_": target, "K": self.K, **(self.encoder_params or {})},
-            "loss": loss,
+            "model": {"_target_": target, **(self.encoder_params or {})},
+            "loss": variant(self.loss).loss_config(**(self.loss_params or {})),
             "trainer": {
                 "_target_": TRAINER, "accelerator": {"cuda": "gpu"}.get(self.device, self.device), "devices": 1,
-                "precision": self.precision, "max_steps": self.steps, "max_epochs": self.epochs,
                 "deterministic": "warn", "log_every_n_steps": 1, "enable_progress_bar": bool(self.verbose),
                 "enable_model_summary": False, "enable_checkpointing": False,
             },
-            "dataset": {"batch_size": self.batch_size, "max_train_length": self.max_train_length},
-            "classifier": {"pooling": self.pooling},
+            "dataset": {},
+            "classifier": {},
         }
+        for param, path in CONFIG_PATHS.items():
+            *parents, key = path
+            node = config
+            for name in parents:
+                node = node[name]
+            node[key] = getattr(self, param)
+        return config
 
-    @staticmethod
-    def params_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
-        """The estimator parameters of a run config (a CLI run's, or :meth:`run_config`'s)."""
-        model = {k: v for k, v in config["model"].items() if k not in ("_target_", "_partial_", "in_channels")}
-        K = model.pop("K")
+    @classmethod
+    def params_from_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The estimator parameters of a run config (a CLI run's, or :meth:`run_config`'s): the
+        inverse of :meth:`run_config` (:data:`CONFIG_PATHS`); absent keys take the defaults."""
+        params = {k: v.default for k, v in inspect.signature(cls.__init__).parameters.items() if k != "self"}
+        for param, path in CONFIG_PATHS.items():
+            node = config
+            for name in path:
+                node = node.get(name, {}) if isinstance(node, Mapping) else {}
+            if node != {}:
+                params[param] = node
+        model = {k: v for k, v in config["model"].items() if k not in ("_target_", "_partial_", "in_channels", "K")}
         loss = loss_settings(config["loss"])
-        mode = loss.pop("mode")
-        trainer, dataset = config["trainer"], config.get("dataset", {})
-        return {
-            "loss": mode,
+        name = config["loss"].get("variant") or variant_of(loss) or loss["mode"]
+        fixed = variant(name).loss_config()
+        extra = {k: v for k, v in loss.items() if k not in fixed or fixed[k] != v}
+        params.update({
+            "loss": name,
             "encoder": _ENCODER_NAMES.get(config["model"]["_target_"], config["model"]["_target_"]),
-            "K": K,
-            "steps": trainer.get("max_steps"),
-            "epochs": trainer.get("max_epochs"),
-            "batch_size": dataset.get("batch_size", 8),
-            "lr": config["lr"],
-            "seed": config["seed"],
-            "device": trainer.get("accelerator", "auto"),
-            "precision": trainer.get("precision", "32-true"),
-            "pooling": config.get("classifier", {}).get("pooling", "max"),
-            "max_train_length": dataset.get("max_train_length", 3000),
-            "averaged": config["averaged"],
-            "loss_params": loss or None,
+            "device": config["trainer"].get("accelerator", "auto"),
+            "loss_params": extra or None,
             "encoder_params": model or None,
-            "verbose": False,
-        }
+        })
+        return params
 
     # -- fit, transform ---------------------------------------------------------------
 

@@ -45,6 +45,7 @@ from iars.runs import (
     write_json,
     write_metrics,
 )
+from iars.variants import variant_of
 
 RESULT_KEYS = ("acc", "f1", "pretrain_time_s", "step_time_s", "steps", "epochs", "probe_time_s")
 """What a run logs to its logger as results (and into W&B's summary)."""
@@ -78,9 +79,10 @@ def budget(trainer: Mapping, X_train) -> dict[str, int]:
 
 
 def loss_settings(loss: Mapping) -> dict[str, Any]:
-    """A ``loss`` config -> :class:`ContrastivePretrainer` keyword arguments. ``level`` is
-    the older name of ``resolution`` and still accepted."""
-    settings = dict(loss)
+    """A ``loss`` config -> :class:`ContrastivePretrainer` keyword arguments (without the
+    ``variant`` name, which the record keeps). ``level`` is the older name of ``resolution``
+    and still accepted."""
+    settings = {k: v for k, v in loss.items() if k != "variant"}
     level = settings.pop("level", None)
     if level is not None:
         if settings.get("resolution") not in (None, level):
@@ -281,6 +283,7 @@ def run_record(config: Mapping, datamodule: TimeSeriesDataModule, fitted: Pretra
     clock, history = fitted.clock, fitted.history
     return {
         "dataset": datamodule.name,
+        "variant": config["loss"].get("variant") or variant_of(config["loss"]),
         "loss": config["loss"]["mode"],
         "model": config["model"]["_target_"].rsplit(".", 1)[-1],
         "K": config["model"]["K"],

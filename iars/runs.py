@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from iars.errors import ConfigError
+from iars.variants import variant_of
 
 METRICS_FILE = "metrics.json"
 EMBEDDINGS_FILE = "embeddings.npz"
@@ -140,7 +141,8 @@ RENAMED = {"selected_levels": "selected_resolutions", "level_losses": "resolutio
 
 
 def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """A run's record; older records' keys (:data:`RENAMED`, ``loss.level``) under their current names."""
+    """A run's record; older records' keys (:data:`RENAMED`, ``loss.level``) under their current names,
+    and the ``variant`` that records before it named their variant trained (:func:`iars.variants.variant_of`)."""
     record = json.loads((Path(run_dir) / METRICS_FILE).read_text())
     if not isinstance(record, dict):
         raise ValueError(f"a run record is a JSON object, not a {type(record).__name__}")
@@ -150,7 +152,22 @@ def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any]:
     loss = record.get("config", {}).get("loss", {})
     if loss.get("level") is not None and loss.get("resolution") is None:
         loss["resolution"] = loss["level"]
+    if "loss" in record and record["loss"] != "baselines":
+        record.setdefault("variant", variant_of({**loss, "mode": record["loss"]}))
     return record
+
+
+RENAMED_OVERRIDES = {"loss.level": "loss.resolution"}
+"""Command-line keys of older versions and their current names."""
+
+
+def upgrade_overrides(args: list[str]) -> list[str]:
+    """Command-line overrides with older keys (:data:`RENAMED_OVERRIDES`) under their current names."""
+    out = []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        out.append(f"{RENAMED_OVERRIDES[key]}={value}" if sep and key in RENAMED_OVERRIDES else arg)
+    return out
 
 
 def write_embeddings(run_dir: str | os.PathLike, train: np.ndarray, y_train: np.ndarray | None = None,

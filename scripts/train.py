@@ -12,16 +12,25 @@ the configured logger. The run itself is :func:`iars.pipeline.train`.
 """
 from __future__ import annotations
 
+import sys
+
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from iars import pipeline
+from iars.runs import upgrade_overrides
+
+
+def main() -> None:
+    """``iars-train``: older override keys (``loss.level``) under their current names, then Hydra."""
+    sys.argv[1:] = upgrade_overrides(sys.argv[1:])
+    _main()
 
 
 @hydra.main(config_path="pkg://iars.conf", config_name="train", version_base="1.3")
-def main(cfg: DictConfig) -> float | None:
+def _main(cfg: DictConfig) -> float | None:
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     result = pipeline.run_cli(pipeline.train, config, sweep=HydraConfig.get().mode == RunMode.MULTIRUN)
     return result.get("acc") if result else None

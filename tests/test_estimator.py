@@ -107,7 +107,7 @@ def test_bad_input_is_reported(fitted, tmp_path):
         enc.transform(X[:, :2])
     with pytest.raises(ConfigError, match="window=100: .* between 2 and the series' length 64"):
         enc.encode(X, window=100)
-    with pytest.raises(ConfigError, match="loss='hierarchical': choose one of hier, iars"):
+    with pytest.raises(ConfigError, match="loss='hierarchical' is not a loss variant; choose one of hier, iars, iars_relative"):
         TimeSeriesEncoder(loss="hierarchical").fit(X)
     with pytest.raises(ConfigError, match="loss=fixed needs a resolution"):
         TimeSeriesEncoder(loss="fixed", **SMALL).fit(X)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FAST, NO_LOGGER, REPO, compose_cfg, plain, train
+from conftest import FAST, NO_LOGGER, REPO, compose_cfg, plain, run_script, train
 
 import iars
 from iars import pipeline
@@ -122,12 +122,15 @@ def test_a_missing_required_value_is_named(tmp_path):
 
 
 def test_the_old_fixed_level_command_still_works(tmp_path):
-    metrics = train(compose_cfg(tmp_path, *FAST, NO_LOGGER, "dataset=synthetic", "loss=fixed", "loss.level=3"))
-    assert metrics["loss"] == "fixed" and metrics["config"]["loss"]["level"] == 3
-    from iars.report import loss_label
+    done = run_script("train.py", *FAST, NO_LOGGER, "dataset=synthetic", "loss=fixed", "loss.level=3",
+                      f"hydra.run.dir={tmp_path}")
+    assert done.returncode == 0, done.stderr[-2000:]
     from iars.runs import read_metrics
+    from iars.variants import label
 
-    assert loss_label(read_metrics(tmp_path)) == "fixed r=3"
+    metrics = read_metrics(tmp_path)
+    assert (metrics["loss"], metrics["variant"], metrics["config"]["loss"]["resolution"]) == ("fixed", "fixed", 3)
+    assert label(metrics) == "fixed r=3"
     assert iars.load_run(tmp_path).module_.train_resolution == 3
 
 

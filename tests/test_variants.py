@@ -1,0 +1,73 @@
+"""The variant table (iars.variants) against its other spellings: the conf/loss/ files, the
+estimator's loss names, the records and the report labels."""
+import numpy as np
+import pytest
+from conftest import FAST, NO_LOGGER, REPO, compose_cfg, plain, train
+
+import iars
+from iars.estimator import DEFAULT_SEED
+from iars.variants import VARIANTS, label, variant_of
+
+LOSS_FILES = sorted(p.stem for p in (REPO / "conf" / "loss").glob("*.yaml") if not p.stem.startswith("_"))
+
+
+def _subset(fixed, composed):
+    for key, value in fixed.items():
+        if isinstance(value, dict):
+            _subset(value, composed[key])
+        else:
+            assert composed[key] == value, key
+
+
+def test_every_loss_file_is_a_row_of_the_table_and_sets_what_the_row_says(tmp_path):
+    assert LOSS_FILES == sorted(VARIANTS)
+    for name, v in VARIANTS.items():
+        loss = plain(compose_cfg(tmp_path, f"loss={name}"))["loss"]
+        assert (loss["variant"], loss["mode"]) == (name, v.mode)
+        _subset(dict(v.settings), loss)
+        assert variant_of(loss) == name or (name == "fixed" and variant_of(loss) is None)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_the_estimator_takes_every_variant_with_the_clis_settings(tmp_path, name):
+    params = {"loss_params": {"resolution": 1}} if name == "fixed" else {}
+    enc = iars.TimeSeriesEncoder(loss=name, K=8, steps=2, batch_size=4, encoder_params={"depth": 1, "hidden": 8},
+                                 **params)
+    cli = plain(compose_cfg(tmp_path, f"loss={name}", *[f"loss.{k}={v}" for k, v in params.get("loss_params", {}).items()]))
+    ours = enc.run_config()["loss"]
+    _subset(ours, cli["loss"])  # everything the estimator sets, the CLI sets alike
+    assert iars.TimeSeriesEncoder.params_from_config(enc.run_config()) == enc.get_params()
+    X = np.random.default_rng(0).normal(size=(8, 2, 32))
+    assert enc.fit(X).transform(X).shape == (8, 8)
+
+
+def test_a_cli_config_gives_back_its_variant_and_settings(tmp_path):
+    config = plain(compose_cfg(tmp_path, "loss=iars_relative", "loss.alpha=0.3", "model.K=16"))
+    params = iars.TimeSeriesEncoder.params_from_config(config)
+    assert (params["loss"], params["K"], params["loss_params"]["alpha"]) == ("iars_relative", 16, 0.3)
+    assert iars.TimeSeriesEncoder(**params).run_config()["loss"]["selection"]["rule"] == "relative"
+
+
+def test_the_record_names_its_variant_and_the_report_labels_it(tmp_path):
+    metrics = train(compose_cfg(tmp_path, *FAST, NO_LOGGER, "dataset=synthetic", "loss=iars_relative"))
+    assert (metrics["variant"], metrics["loss"]) == ("iars_relative", "iars")
+    assert label(metrics) == "iars-relative"
+
+
+def test_records_before_the_variant_key_are_labelled_as_before():
+    def record(mode, **loss):
+        return {"loss": mode, "config": {"loss": {"mode": mode, **loss}}}
+
+    cases = [(record("hier"), "hier"), (record("iars", selection={"rule": "importance"}), "iars"),
+             (record("iars", selection={"rule": "relative"}), "iars-relative"),
+             (record("iars", selection={"rule": "uniform"}), "iars-uniform"),
+             (record("random", granularity="step"), "random/step"), (record("random"), "random"),
+             (record("fixed", resolution=-1), "fixed r=-1"), (record("fixed", resolution=0), "fixed r=0"),
+             (record("fixed", resolution=3), "fixed r=3"), (record("fixed", level=2), "fixed r=2")]
+    assert [label(r) for r, _ in cases] == [expected for _, expected in cases]
+
+
+def test_one_default_seed_for_every_entry_point(tmp_path):
+    assert plain(compose_cfg(tmp_path))["seed"] == DEFAULT_SEED
+    assert plain(compose_cfg(tmp_path, config="baselines"))["seed"] == DEFAULT_SEED
+    assert iars.TimeSeriesEncoder().seed == DEFAULT_SEED
