@@ -15,7 +15,8 @@ import iars
 from iars import pipeline
 from iars.errors import ConfigError
 
-LIBRARY = sorted(f"iars.{p.stem}" for p in (REPO / "iars").glob("*.py") if p.stem != "__init__")
+LIBRARY = sorted(".".join(p.relative_to(REPO).with_suffix("").parts) for p in (REPO / "iars").rglob("*.py")
+                 if p.stem not in ("__init__", "__main__"))  # iars.bench's modules too
 
 
 def _command(name: str) -> str:
