@@ -1,20 +1,23 @@
-"""scripts/bench.py at toy scale: every variant runs and the report has the ratios."""
+"""iars-bench (:mod:`iars.bench`) at toy scale: every variant runs and the report has the
+ratios; one mode per command, and only Hydra overrides besides the options."""
 import json
 
 import pytest
 
-from iars.scripts import bench
+from iars import bench
+from iars.bench.common import VARIANTS
+from iars.bench.overhead import OVERHEAD
 
 
 def test_bench_runs_every_variant_and_reports_ratios(tmp_path, capsys):
     out = tmp_path / "bench.json"
     bench.main(["--K", "8", "--steps", "2", "--rounds", "1", "--json", str(out),
-                "--variants", *bench.VARIANTS, "dataset=synthetic", "dataset.length=32",
+                "--variants", *VARIANTS, "dataset=synthetic", "dataset.length=32",
                 "dataset.n_train=8", "model.depth=1"])
     printed = capsys.readouterr().out
     assert "hier/iars = " in printed and "iars/floor = " in printed
     results = json.loads(out.read_text())["K=8"]
-    assert set(results) == set(bench.VARIANTS)
+    assert set(results) == set(VARIANTS)
     assert all(r["per_step"] > 0 and r["median_step"] > 0 for r in results.values())
     assert results["iars"]["probe_s"] > 0 and results["hier"]["probe_s"] == 0
 
@@ -73,8 +76,47 @@ def test_overhead_rows_and_a_missing_reference(tmp_path, capsys):
     bench.main(["--overhead", "--K", "8", "--steps", "3", "--rounds", "1", "--variants", "iars", "dataset=synthetic",
                 "model.depth=1", "logger.mode=disabled"])
     printed = capsys.readouterr().out
-    for row in bench.OVERHEAD:
+    for row in OVERHEAD:
         assert f"| {row} |" in printed
     with pytest.raises(SystemExit):
         bench.main(["--runs", "--vs-reference", str(tmp_path)])
     assert "no ts2vec.py there" in capsys.readouterr().err
+
+
+def test_two_modes_are_refused_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--losses", "--runs"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and err[-1] == "iars-bench: error: argument --runs: not allowed with argument --losses"
+
+
+@pytest.mark.parametrize("argv", [["--steps", "2", "dataset"], ["--probe", "--", "model.K"]])
+def test_a_word_that_is_no_override_is_refused(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(argv)
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exit_.value.code == 2 and "is neither an option nor a Hydra override (key=value" in err
+
+
+@pytest.mark.parametrize("argv, refused", [(["--losses", "dataset=synthetic"], "key=value overrides: not used by --losses"),
+                                           (["--probe", "--rounds", "3"], "--rounds: not used by --probe"),
+                                           (["--device", "cuda"], "--device: not used by the default mode")])
+def test_an_option_the_mode_does_not_use_is_refused(argv, refused, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(argv)
+    assert exit_.value.code == 2 and refused in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, mode, variants, overrides", [
+    ("dataset=stand_walk_jump dataset.data_dir=d --K 320 64", "steps", None, ["dataset=stand_walk_jump", "dataset.data_dir=d"]),
+    ("--K 320 64 --steps 12 --variants hier iars floor dataset=stand_walk_jump", "steps", ["hier", "iars", "floor"],
+     ["dataset=stand_walk_jump"]),
+    ("--runs --variants hier iars logger=csv", "runs", ["hier", "iars"], ["logger=csv"]),
+    ("--overhead --variants iars ~logger -- +trainer.foo=1", "overhead", ["iars"], ["~logger", "+trainer.foo=1"]),
+    ("--json out=1.json --probe --K 320 dataset=atrial_fibrillation", "probe", None, ["dataset=atrial_fibrillation"]),
+])
+def test_documented_commands_parse_with_overrides_anywhere(command, mode, variants, overrides):
+    args = bench.parse(command.split())
+    assert (args.mode, args.overrides) == (mode, overrides)
+    assert variants is None or args.variants == variants
+    assert args.json is None or str(args.json) == "out=1.json"  # an option's value, though it looks like an override

@@ -292,7 +292,7 @@ def test_the_report_names_a_record_that_is_not_one(tmp_path):
 
 
 def test_bench_refuses_zero_steps(capsys):
-    from iars.scripts import bench
+    from iars import bench
 
     with pytest.raises(SystemExit) as exit_:
         bench.main(["--steps", "0"])

@@ -16,7 +16,7 @@ from iars import pipeline
 from iars.errors import ConfigError
 
 LIBRARY = sorted(".".join(p.relative_to(REPO).with_suffix("").parts) for p in (REPO / "iars").rglob("*.py")
-                 if p.stem != "__init__")
+                 if p.stem not in ("__init__", "__main__"))  # the subpackages' modules too
 
 
 def _command(name: str) -> str:
