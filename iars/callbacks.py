@@ -11,13 +11,9 @@ from pytorch_lightning.callbacks import Checkpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from iars.augment import sample_crop
+from iars.devices import synchronize
 from iars.errors import ConfigError
 from iars.selection import ResolutionSelector
-
-
-def _sync(pl_module: pl.LightningModule) -> None:
-    if pl_module.device.type == "cuda":
-        torch.cuda.synchronize(pl_module.device)
 
 
 class PretrainClock(pl.Callback):
@@ -43,19 +39,19 @@ class PretrainClock(pl.Callback):
         return [] if self._start is None else [time.perf_counter() - self._start]
 
     def on_train_start(self, trainer, pl_module):
-        _sync(pl_module)
+        synchronize(pl_module.device)
         self._start = time.perf_counter()
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        _sync(pl_module)
+        synchronize(pl_module.device)
         self._step_start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        _sync(pl_module)
+        synchronize(pl_module.device)
         self.step_times.append(time.perf_counter() - self._step_start)
 
     def on_train_end(self, trainer, pl_module):
-        _sync(pl_module)
+        synchronize(pl_module.device)
         self.segments += self._running()
         self._start = None
         self.seconds = sum(self.segments)
@@ -205,10 +201,10 @@ class ResolutionSelection(pl.Callback):
     def _probe_losses(self, trainer, pl_module):
         if self._probe is None:
             self._probe = self.probe_batch(trainer, pl_module)
-        _sync(pl_module)
+        synchronize(pl_module.device)
         start = time.perf_counter()
         losses = pl_module.probe_losses(*self._probe)
-        _sync(pl_module)
+        synchronize(pl_module.device)
         self.probe_seconds += time.perf_counter() - start
         return torch.nan_to_num(losses), (~torch.isnan(losses)).float()
 
