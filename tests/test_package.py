@@ -124,10 +124,10 @@ def test_a_missing_required_value_is_named(tmp_path):
 def test_the_old_fixed_level_command_still_works(tmp_path):
     metrics = train(compose_cfg(tmp_path, *FAST, NO_LOGGER, "dataset=synthetic", "loss=fixed", "loss.level=3"))
     assert metrics["loss"] == "fixed" and metrics["config"]["loss"]["level"] == 3
-    from iars.report import loss_label
+    from iars.reporting.records import variant_label
     from iars.runs import read_metrics
 
-    assert loss_label(read_metrics(tmp_path)) == "fixed r=3"
+    assert variant_label(read_metrics(tmp_path)) == "fixed r=3"
     assert iars.load_run(tmp_path).module_.train_resolution == 3
 
 
