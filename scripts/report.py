@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from iars.errors import IarsError
-from iars.report import load_runs, write_report
+from iars.reporting import load_runs, write_report
 
 
 def log_to_wandb(figures: list[Path], report: Path, group: str, mode: str, project: str) -> None:

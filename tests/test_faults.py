@@ -283,7 +283,7 @@ def test_ts_files_without_series_are_named(tmp_path, text):
 
 
 def test_the_report_names_a_record_that_is_not_one(tmp_path):
-    from iars.report import load_runs
+    from iars.reporting.records import load_runs
 
     (tmp_path / "0").mkdir()
     (tmp_path / "0" / "metrics.json").write_text("{}")

@@ -1,22 +1,27 @@
-"""The report: aggregation and tables on hand-made run records, figures, and the CLI."""
+"""The report (iars.reporting): records, aggregation and tables on hand-made run records,
+figures, the report, and the CLI."""
+import ast
 import json
+import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import iars.reporting
 from iars.errors import ReportError
-from iars.report import (
+from iars.reporting import write_report
+from iars.reporting.records import baseline_frame, frame, load_runs, ordered_datasets, ordered_variants, variant_label
+from iars.reporting.tables import (
     ACC,
     TIME,
-    Stat,
     baseline_table,
     best,
     comparison_tables,
-    load_runs,
-    loss_label,
+    fmt,
     scaling_axes,
     scaling_table,
-    write_report,
+    stats,
 )
 from iars.scripts import report as report_script
 
@@ -41,21 +46,34 @@ RUNS = [
 ]
 
 
-def test_stat_is_mean_and_sample_std_over_seeds():
-    stat = Stat.of([0.8, 0.9, 1.0])
-    assert stat.mean == pytest.approx(0.9) and stat.std == pytest.approx(0.1) and stat.n == 3
-    assert stat.format(3) == "0.900 ± 0.100"
-    assert Stat.of([0.5]).std is None and Stat.of([0.5]).format(3) == "0.500"  # one seed: no ±
+def test_stats_are_mean_and_sample_std_over_seeds():
+    df = frame([_run("A", "hier", 16, seed, 1.0, acc) for seed, acc in enumerate((0.8, 0.9, 1.0))])
+    row = stats(df, ("dataset",), "acc").loc["A"]
+    assert row["mean"] == pytest.approx(0.9) and row["std"] == pytest.approx(0.1) and row["count"] == 3
+    assert fmt(row["mean"], row["std"], 3) == "0.900 ± 0.100"
+    one = stats(df[df.seed == 0], ("dataset",), "acc").loc["A"]
+    assert math.isnan(one["std"]) and fmt(one["mean"], one["std"], 3) == "0.800"  # one seed: no ±
+    unmeasured = frame([_run("A", "hier", 16, 0, 1.0, None), _run("B", "hier", 16, 0, 1.0, 0.5)])
+    assert stats(unmeasured, ("dataset",), "acc").index.tolist() == ["B"]  # rows without the value are left out
 
 
 def test_best_marks_ties_on_the_shown_value_and_skips_missing():
-    assert best([Stat.of([0.8]), None, Stat.of([0.8004])], ACC) == [True, False, True]
-    assert best([Stat.of([2.0]), Stat.of([1.0])], TIME) == [False, True]
-    assert best([None, None], TIME) == [False, False]
+    assert best([0.8, None, 0.8004], ACC) == [True, False, True]
+    assert best([2.0, 1.0], TIME) == [False, True]
+    assert best([None, float("nan")], TIME) == [False, False]
+    # the shown value is the correctly rounded one (0.0295 is 0.02949… in binary: "0.029"), which numpy's
+    # round of a float64 is not (0.03): only the shown best is bold
+    assert best([np.float64(0.0295), np.float64(0.0299)], ACC) == [False, True]
+
+
+def test_the_order_of_datasets_and_variants():
+    df = frame(RUNS + [_run("Tiny", "fixed", 16, 0, 1.0, 0.5, length=10, config={"loss": {"resolution": -1}})])
+    assert ordered_datasets(df) == ["Tiny", "BasicMotions", "Synthetic"]  # by series length
+    assert ordered_variants(["random", "fixed r=-1", "iars", "hier", "iars"]) == ["hier", "iars", "random", "fixed r=-1"]
 
 
 def test_comparison_table_has_the_papers_shape():
-    tables = comparison_tables(RUNS)
+    tables = comparison_tables(frame(RUNS))
     k16 = _rows(tables.split("### K = 32")[0])
     assert list(k16) == ["BasicMotions", "Synthetic", "# of best"]  # ordered by series length
     assert k16["BasicMotions"] == ["11.00 ± 1.41", "**0.950 ± 0.071**", "**5.00 ± 1.41**", "0.850 ± 0.071", "2.20×"]
@@ -69,15 +87,15 @@ def test_comparison_table_has_the_papers_shape():
 
 def test_comparison_table_with_one_loss_has_no_speedup_and_dashes_for_missing_runs():
     runs = [_run("A", "hier", 16, 0, 1.0, 0.5), _run("B", "hier", 16, 0, 2.0, 0.7), _run("B", "random", 16, 0, 1.0, 0.6)]
-    rows = _rows(comparison_tables(runs))
-    assert "speed-up" not in comparison_tables(runs)
+    rows = _rows(comparison_tables(frame(runs)))
+    assert "speed-up" not in comparison_tables(frame(runs))
     assert rows["A"] == ["**1.00**", "**0.500**", "–", "–"]
 
 
-def test_loss_labels_name_the_ablations():
-    assert loss_label({"loss": "fixed", "config": {"loss": {"resolution": -1}}}) == "fixed r=-1"
-    assert loss_label({"loss": "random", "config": {"loss": {"granularity": "step"}}}) == "random/step"
-    assert loss_label({"loss": "iars"}) == "iars"
+def test_variant_labels_name_the_ablations():
+    assert variant_label({"loss": "fixed", "config": {"loss": {"resolution": -1}}}) == "fixed r=-1"
+    assert variant_label({"loss": "random", "config": {"loss": {"granularity": "step"}}}) == "random/step"
+    assert variant_label({"loss": "iars"}) == "iars"
 
 
 def test_baseline_table_bolds_the_best_underlines_the_second_and_averages():
@@ -85,7 +103,7 @@ def test_baseline_table_bolds_the_best_underlines_the_second_and_averages():
            "acc": {"1NN-ED": 0.7, "1NN-DTW-I": 1.0, "1NN-DTW-D": 0.975}},
           {"dataset": "Synthetic", "loss": "baselines", "normalise": "none",
            "acc": {"1NN-ED": 0.4, "1NN-DTW-I": 0.3, "1NN-DTW-D": None}}]
-    table = baseline_table(RUNS, nn, 16)
+    table = baseline_table(frame(RUNS), baseline_frame(nn), 16)
     header = [c.strip() for c in table.splitlines()[2].strip("|").split("|")]
     assert header == ["dataset", "hier", "iars", "1NN-DTW-D", "1NN-DTW-I", "1NN-ED"]
     rows = _rows(table)
@@ -98,8 +116,8 @@ def test_baseline_table_bolds_the_best_underlines_the_second_and_averages():
 def test_scaling_sweeps_get_time_against_the_varying_axis():
     runs = [_run("Synthetic", loss, 16, seed, t * (2 if loss == "hier" else 1), 0.5, length=length)
             for length, t in ((100, 1.0), (200, 2.0)) for loss in ("hier", "iars") for seed in (0, 1)]
-    assert scaling_axes(runs) == ["length"] and scaling_axes(RUNS) == []
-    rows = _rows(scaling_table(runs, "length"))
+    assert scaling_axes(frame(runs)) == ["length"] and scaling_axes(frame(RUNS)) == []
+    rows = _rows(scaling_table(frame(runs), "length"))
     assert rows == {"100": ["2.00 ± 0.00", "**1.00 ± 0.00**", "2.00×"], "200": ["4.00 ± 0.00", "**2.00 ± 0.00**", "2.00×"]}
 
 
@@ -166,3 +184,14 @@ def test_records_with_the_older_key_names_are_read(tmp_path):
     assert iars_runs[0]["resolution_losses"] == [[1.0]] and iars_runs[0]["config"]["loss"]["resolution"] == 2
     _, figures = write_report([tmp_path / "sweep"])
     assert "selected_resolutions.png" in [p.name for p in figures]
+
+
+def test_the_reporting_modules_import_one_way():
+    """records → tables → figures, study → the package: each module imports only the ones before it."""
+    before = {"records": set(), "tables": {"records"}, "figures": {"records", "tables"}, "study": {"records", "tables"}}
+    for name, allowed in before.items():
+        tree = ast.parse((Path(iars.reporting.__file__).parent / f"{name}.py").read_text())
+        imported = {node.module.split(".")[2] for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("iars.reporting.")}
+        assert imported <= allowed, (name, imported - allowed)
+        assert not any(isinstance(node, ast.ImportFrom) and node.module == "iars.reporting" for node in ast.walk(tree))

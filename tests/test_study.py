@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from iars import study
-from iars.report import loss_label
+from iars.reporting import study
+from iars.reporting.records import frame, ordered_datasets, variant_label
 from iars.selection import ResolutionSelector, importance_scores
 
 
@@ -21,7 +21,7 @@ def _run(dataset, variant, seed, acc, time=1.0, chosen=None, probs=None, length=
 
 
 def _frame(runs):
-    return study.frame(runs, loss_label)
+    return frame(runs)
 
 
 # A: iars beats random in every seed; B: they tie; hier is best on A and worst on B.
@@ -70,9 +70,9 @@ def test_rules_share_one_stream_of_draws():
         ResolutionSelector(5, rule="relativ")
 
 
-def test_loss_labels_tell_the_relative_rule_from_the_papers():
-    assert loss_label(_run("A", "iars-relative", 0, 0.5)) == "iars-relative"
-    assert loss_label(_run("A", "iars", 0, 0.5)) == "iars" and loss_label(_run("A", "random", 0, 0.5)) == "random"
+def test_variant_labels_tell_the_relative_rule_from_the_papers():
+    assert variant_label(_run("A", "iars-relative", 0, 0.5)) == "iars-relative"
+    assert variant_label(_run("A", "iars", 0, 0.5)) == "iars" and variant_label(_run("A", "random", 0, 0.5)) == "random"
 
 
 def test_summary_and_dataset_means():
@@ -155,7 +155,7 @@ def test_markdown_and_figures_of_a_study():
     text = study.markdown(df, ("hier", "iars", "iars-relative", "random"))
     assert "| A | 0.900 ± 0.000 / 6.0 ± 0.0 | 0.810 ± 0.010 / 2.0 ± 0.0 |" in text
     assert "| iars vs random | 6 | 5.000 | 3/3/0 |" in text and "p Holm (runs)" in text
-    assert study.datasets(df) == ["B", "A"]  # by series length
+    assert ordered_datasets(df) == ["B", "A"]  # by series length
     assert text.index("| B |") < text.index("| A |")
     assert "| C | – | 0.300 / 1.0 |" in study.markdown(_frame(RUNS + [_run("C", "iars", 0, 0.3)]), ("hier", "iars"))
     figs = study.figures(df, ("hier", "iars"))

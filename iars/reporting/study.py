@@ -1,12 +1,12 @@
 """The selection study: does choosing the resolution by importance beat choosing at random?
 
-Reads SSL run records (:func:`iars.report.load_runs`) into one pandas frame, a row per run,
-and derives the study's statistics: per dataset × variant mean ± std of accuracy and
-pretraining seconds, average ranks with a critical-difference diagram (aeon, Wilcoxon–Holm),
-paired Wilcoxon signed-rank tests, accuracy against time, how far the selection
-probabilities stray from uniform (KL divergence per epoch), and how often a rule's draw
-differs from ``random``'s under the same seed (the rules share one stream of draws, so
-they draw alike wherever their probabilities agree: a paired comparison).
+From the SSL runs' frame (:func:`iars.reporting.records.frame`, a row per run), the study's
+statistics: per dataset × variant mean ± std of accuracy and pretraining seconds, average
+ranks with a critical-difference diagram (aeon, Wilcoxon–Holm), paired Wilcoxon signed-rank
+tests with Holm's adjustment, accuracy against time, how far the selection probabilities
+stray from uniform (KL divergence per epoch, a heatmap), and how often a rule's draw differs
+from ``random``'s under the same seed (the rules share one stream of draws, so they draw
+alike wherever their probabilities agree: a paired comparison).
 """
 from __future__ import annotations
 
@@ -15,25 +15,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy.stats import wilcoxon
 
-RULES = ("iars", "iars-relative")
-"""The selecting variants whose probabilities the study examines."""
-PAIRS = (("iars", "random"), ("iars", "hier"), ("iars-relative", "random"), ("iars-relative", "hier"),
-         ("iars-relative", "iars"), ("random", "hier"), ("fixed r=-1", "hier"), ("fixed r=0", "hier"))
-"""The pairwise tests (first against second): the rules against random and hier, then what
-training one resolution (random, or always the finest or the coarsest) costs against hier."""
+from iars.reporting.records import PAIRS, RULES, VARIANT_ORDER, ordered_datasets, ordered_variants
+from iars.reporting.tables import fmt, stats, to_markdown
+
 PROGRESS_BINS = 5
-
-
-def frame(runs: list[dict], label) -> pd.DataFrame:
-    """A row per run: dataset, length, variant (``label(run)``), seed, K, acc, pretrain_time_s and
-    the selection history (``selected_resolutions``, ``selection_probs``; None without)."""
-    rows = [{
-        "dataset": r["dataset"], "length": r.get("length", np.inf), "variant": label(r), "seed": r["seed"],
-        "K": r["K"], "acc": r["acc"],
-        "pretrain_time_s": r["pretrain_time_s"], "selected_resolutions": r.get("selected_resolutions"),
-        "selection_probs": r.get("selection_probs"),
-    } for r in runs]
-    return pd.DataFrame(rows)
 
 
 def is_study(df: pd.DataFrame) -> bool:
@@ -41,21 +26,10 @@ def is_study(df: pd.DataFrame) -> bool:
     return "random" in set(df.variant) and bool(set(RULES) & set(df.variant))
 
 
-def datasets(df: pd.DataFrame) -> list[str]:
-    """The datasets by series length, then name."""
-    return df.groupby("dataset").length.max().reset_index().sort_values(["length", "dataset"]).dataset.tolist()
-
-
-def _order(df: pd.DataFrame, order: tuple[str, ...]) -> list[str]:
-    rank = {v: i for i, v in enumerate(order)}
-    return sorted(df.variant.unique(), key=lambda v: (rank.get(v, len(rank)), v))
-
-
 def summary(df: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over seeds of accuracy and pretraining seconds, per dataset × variant."""
-    stats = df.groupby(["dataset", "variant"])[["acc", "pretrain_time_s"]].agg(["mean", "std", "count"])
-    stats.columns = [f"{metric}_{stat}" for metric, stat in stats.columns]
-    return stats
+    return pd.concat([stats(df, ("dataset", "variant"), metric).add_prefix(f"{metric}_")
+                      for metric in ("acc", "pretrain_time_s")], axis=1)
 
 
 def dataset_means(df: pd.DataFrame, value: str = "acc") -> pd.DataFrame:
@@ -137,7 +111,7 @@ def kl_table(df: pd.DataFrame) -> pd.DataFrame:
     rows = df[df.variant.isin(RULES) & df.selection_probs.notna()]
     kl = rows.assign(kl=[float(np.mean(kl_from_uniform(p))) if len(p) else np.nan for p in rows.selection_probs])
     table = kl.pivot_table(index="dataset", columns="variant", values="kl", aggfunc="mean")
-    return table.reindex([d for d in datasets(df) if d in table.index])
+    return table.reindex([d for d in ordered_datasets(df) if d in table.index])
 
 
 def differing_draws(df: pd.DataFrame) -> pd.DataFrame:
@@ -157,7 +131,7 @@ def differing_draws(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     counts = pd.DataFrame(rows).groupby(["dataset", "variant"])[["differ", "epochs"]].sum()
     table = (counts.differ / counts.epochs).unstack("variant")
-    return table.reindex([d for d in datasets(df) if d in table.index])
+    return table.reindex([d for d in ordered_datasets(df) if d in table.index])
 
 
 # -- figures --------------------------------------------------------------------------------
@@ -178,11 +152,11 @@ def critical_difference_figure(df: pd.DataFrame):
     return fig
 
 
-def accuracy_time_figure(df: pd.DataFrame, order: tuple[str, ...]) -> Figure:
+def accuracy_time_figure(df: pd.DataFrame, order: tuple[str, ...] = VARIANT_ORDER) -> Figure:
     """Mean accuracy against mean pretraining seconds, one point per dataset × variant (mean
     over seeds, bars: std), a panel per dataset so that each keeps its own scale."""
-    stats = summary(df).reset_index()
-    names, variants = datasets(df), _order(df, order)
+    points = summary(df).reset_index()
+    names, variants = ordered_datasets(df), ordered_variants(df.variant, order)
     cols = min(3, len(names))
     rows = -(-len(names) // cols)
     fig = Figure(figsize=(4.2 * cols, 3.4 * rows + 0.6), layout="constrained")
@@ -191,7 +165,7 @@ def accuracy_time_figure(df: pd.DataFrame, order: tuple[str, ...]) -> Figure:
         ax.set_axis_off()
     for ax, dataset in zip(axes, names):
         for i, variant in enumerate(variants):
-            pt = stats[(stats.dataset == dataset) & (stats.variant == variant)]
+            pt = points[(points.dataset == dataset) & (points.variant == variant)]
             if len(pt):
                 ax.errorbar(pt.pretrain_time_s_mean, pt.acc_mean, xerr=pt.pretrain_time_s_std.fillna(0),
                             yerr=pt.acc_std.fillna(0), fmt="osD^v<>p"[i % 8], color=f"C{i}", label=variant,
@@ -213,7 +187,7 @@ def kl_by_progress(rows: pd.DataFrame) -> pd.DataFrame:
     """dataset × fifth of the epochs: mean over seeds of :func:`_progress_kl`."""
     bins = pd.DataFrame([_progress_kl(p) for p in rows.selection_probs], index=rows.dataset.to_numpy())
     means = bins.groupby(level=0).mean()
-    return means.loc[[d for d in datasets(rows) if d in means.index]]
+    return means.loc[[d for d in ordered_datasets(rows) if d in means.index]]
 
 
 def selection_heatmap(df: pd.DataFrame) -> Figure | None:
@@ -225,7 +199,7 @@ def selection_heatmap(df: pd.DataFrame) -> Figure | None:
     rows = rows[[len(p) > 0 for p in rows.selection_probs]]
     if rows.empty:
         return None
-    rules = _order(rows, RULES)
+    rules = ordered_variants(rows.variant, RULES)
     kl = {rule: kl_by_progress(rows[rows.variant == rule]) for rule in rules}
     top_kl = max(float(np.nanmax(k.to_numpy())) for k in kl.values()) or 1.0
     top_p = max(float(np.max(p)) for p in rows.selection_probs)
@@ -249,34 +223,16 @@ def selection_heatmap(df: pd.DataFrame) -> Figure | None:
 # -- the report section ---------------------------------------------------------------------
 
 
-def to_markdown(table: pd.DataFrame, digits: int = 3, index: bool = True) -> str:
-    """A markdown table of ``table`` (floats to ``digits`` decimals, missing cells "–")."""
-    from iars.report import markdown_table  # iars.report imports this module
-
-    def cell(v) -> str:
-        if isinstance(v, (float, np.floating)):
-            return "–" if np.isnan(v) else f"{v:.{digits}f}"
-        return "–" if v is None or v is pd.NA else str(v)
-
-    table = table.reset_index() if index else table
-    return markdown_table([str(c) for c in table.columns],
-                          [[cell(v) for v in row] for row in table.itertuples(index=False)])
-
-
-def _fmt(mean: float, std: float, digits: int) -> str:
-    return f"{mean:.{digits}f}" + ("" if pd.isna(std) else f" ± {std:.{digits}f}")
-
-
-def markdown(df: pd.DataFrame, order: tuple[str, ...]) -> str:
+def markdown(df: pd.DataFrame, order: tuple[str, ...] = VARIANT_ORDER) -> str:
     """The study's tables: accuracy and seconds per dataset × variant, the overall means,
     average ranks, the paired tests, KL from uniform and the differing draws."""
-    variants = _order(df, order)
-    stats = summary(df)
+    variants = ordered_variants(df.variant, order)
+    summ = summary(df)
     table = pd.DataFrame({
-        v: {d: (_fmt(stats.loc[(d, v), "acc_mean"], stats.loc[(d, v), "acc_std"], 3) + " / "
-                + _fmt(stats.loc[(d, v), "pretrain_time_s_mean"], stats.loc[(d, v), "pretrain_time_s_std"], 1))
-            for d in datasets(df) if (d, v) in stats.index}
-        for v in variants}).reindex(datasets(df))
+        v: {d: (fmt(summ.loc[(d, v), "acc_mean"], summ.loc[(d, v), "acc_std"], 3) + " / "
+                + fmt(summ.loc[(d, v), "pretrain_time_s_mean"], summ.loc[(d, v), "pretrain_time_s_std"], 1))
+            for d in ordered_datasets(df) if (d, v) in summ.index}
+        for v in variants}).reindex(ordered_datasets(df))
     overall = overall_table(df).loc[variants]
     sections = [
         "## Selection study\n\nAccuracy / pretraining seconds, mean ± std over seeds:\n\n" + to_markdown(table.rename_axis("dataset")),
@@ -297,7 +253,7 @@ def markdown(df: pd.DataFrame, order: tuple[str, ...]) -> str:
     return "\n\n".join(sections)
 
 
-def figures(df: pd.DataFrame, order: tuple[str, ...]) -> dict:
+def figures(df: pd.DataFrame, order: tuple[str, ...] = VARIANT_ORDER) -> dict:
     """name → figure: the CD diagram, accuracy against time and the selection heatmap."""
     out = {"critical_difference": critical_difference_figure(df), "accuracy_time": accuracy_time_figure(df, order),
            "selection_heatmap": selection_heatmap(df)}

@@ -1,0 +1,115 @@
+"""Sweep reports: the runs' ``metrics.json`` → the paper's tables (markdown) and figures (PNG).
+
+Reads run records only (never W&B), so it works offline. One concern per module, imported
+one way: :mod:`~iars.reporting.records` (finding and reading the run records, the runs as a
+pandas frame, the order of datasets and variants) → :mod:`~iars.reporting.tables`
+(aggregation over seeds, the markdown tables) → :mod:`~iars.reporting.figures` (the
+paper's figures) and :mod:`~iars.reporting.study` (the selection study's statistics and
+figures) → here, :func:`write_report`, which picks the tables and figures that the runs call for.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from iars.reporting import study
+from iars.reporting.figures import (
+    baseline_figure,
+    resolutions_figure,
+    scaling_figure,
+    scatter_figure,
+    tsne_figure,
+    tsne_picks,
+)
+from iars.reporting.records import (
+    BASELINES,
+    PAIRS,
+    RULES,
+    VARIANT_ORDER,
+    baseline_frame,
+    failure,
+    frame,
+    load_runs,
+    ordered_datasets,
+    ordered_variants,
+    variant_label,
+)
+from iars.reporting.tables import (
+    ACC,
+    TIME,
+    baseline_table,
+    best,
+    comparison_tables,
+    fmt,
+    markdown_table,
+    scaling_axes,
+    scaling_table,
+    stats,
+    table_k,
+    to_markdown,
+)
+from iars.runs import METRICS_FILE
+
+__all__ = [
+    "ACC", "BASELINES", "PAIRS", "RULES", "TIME", "VARIANT_ORDER", "baseline_figure", "baseline_frame",
+    "baseline_table", "best", "comparison_tables", "fmt", "frame", "load_runs", "markdown_table",
+    "ordered_datasets", "ordered_variants", "resolutions_figure", "scaling_axes", "scaling_figure",
+    "scaling_table", "scatter_figure", "stats", "study", "table_k", "to_markdown", "tsne_figure", "tsne_picks",
+    "variant_label", "write_report",
+]
+
+
+def write_report(dirs: list[str | Path], out_dir: str | Path | None = None, k: int | None = None,
+                 proposed: str = "iars") -> tuple[Path, list[Path]]:
+    """Read the runs under ``dirs`` (SSL sweeps and 1-NN baseline sweeps alike) and write
+    ``report.md`` and the figures (PNG) into ``out_dir`` (default: the first dir).
+
+    The tables follow the runs: a scaling sweep (length or train size varies) gets Tables
+    IV/V and time curves; other SSL sweeps Table II and, with hier and iars, the Fig. 5
+    scatter; 1-NN records Table III (at ``k``, default the largest K) and Fig. 6; a
+    selection study (random beside iars) its statistics (:mod:`iars.reporting.study`). IARS
+    runs add the selection plot, runs with ``embeddings.npz`` the t-SNE. Returns the report's
+    path and the figures' paths.
+    """
+    runs, missing = load_runs(dirs)
+    nn_runs = [r for r in runs if r["loss"] == BASELINES]
+    ssl, nn = frame([r for r in runs if r["loss"] != BASELINES]), baseline_frame(nn_runs)
+    out = Path(out_dir or dirs[0])
+    out.mkdir(parents=True, exist_ok=True)
+    sections = [f"# Report: {', '.join(map(str, dirs))}",
+                f"{len(ssl)} SSL runs, {len(nn_runs)} 1-NN baseline runs; mean ± std over seeds."]
+    if missing:
+        sections.append(f"**{len(missing)} job(s) without {METRICS_FILE}** (failed or unfinished):\n\n"
+                        + "\n".join(f"- {m}: {failure(m)}" for m in missing))
+    figures = {}
+    axes = scaling_axes(ssl) if len(ssl) else []
+    labels = set(ssl.variant)
+    for axis in axes:
+        sections.append(scaling_table(ssl, axis))
+        figures[f"scaling_{axis}"] = scaling_figure(ssl, axis)
+    if len(ssl) and not axes:
+        sections.append(comparison_tables(ssl))
+        if {"hier", "iars"} <= labels:
+            figures["scatter"] = scatter_figure(ssl)
+    if nn_runs:
+        k = table_k(ssl, k) if len(ssl) else None
+        sections.append(baseline_table(ssl, nn, k))
+        if len(ssl):
+            figures["baselines"] = baseline_figure(ssl, nn, k, proposed if proposed in labels else ordered_variants(labels)[0])
+    if len(ssl) and study.is_study(ssl):
+        sections.append(study.markdown(ssl))
+        figures.update(study.figures(ssl))
+    if len(ssl):
+        chosen = resolutions_figure(ssl)
+        if chosen is not None:
+            figures["selected_resolutions"] = chosen
+        picks = tsne_picks(ssl)
+        if picks:
+            figures["tsne"] = tsne_figure(picks)
+    paths = []
+    for name, fig in figures.items():
+        paths.append(out / f"{name}.png")
+        fig.savefig(paths[-1], dpi=110)
+        sections.append(f"![{name}]({name}.png)")
+    report = out / "report.md"
+    report.write_text("\n\n".join(sections) + "\n")
+    return report, paths

@@ -1,0 +1,118 @@
+"""Run records of sweeps: finding and reading each run's ``metrics.json`` (and the failure
+records of the jobs that wrote none), the SSL runs as one pandas frame (a row per run), the
+1-NN baseline records as another (a row per dataset × method), and the one order of
+datasets and variants that every table and figure follows.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from iars.errors import ReportError
+from iars.runs import FAILURE_FILE, METRICS_FILE, read_metrics
+from iars.variants import VARIANTS, label
+
+BASELINES = "baselines"  # the ``loss`` of a scripts/baselines.py record
+REQUIRED_KEYS = {False: {"dataset", "loss", "K", "seed", "pretrain_time_s", "acc"}, True: {"dataset", "loss", "acc"}}
+"""The keys the report reads, of an SSL record (False) and of a 1-NN baseline record (True)."""
+
+
+# -- variant vocabulary: the labels of iars.variants ------------------------------------------
+
+_LABEL = {name: v.label for name, v in VARIANTS.items()}
+VARIANT_ORDER = tuple(_LABEL.values())
+"""The variants' labels in the table's order (others, e.g. ``fixed r=2``, follow by name)."""
+RULES = tuple(v.label for v in VARIANTS.values() if v.mode == "iars")
+"""The selecting variants whose probabilities the selection study examines."""
+PAIRS = tuple((_LABEL[a], _LABEL[b]) for a, b in (
+    ("iars", "random"), ("iars", "hier"), ("iars_relative", "random"), ("iars_relative", "hier"),
+    ("iars_relative", "iars"), ("random", "hier"), ("fixed_finest", "hier"), ("fixed_coarsest", "hier")))
+"""The selection study's pairwise tests (first against second): the rules against random and
+hier, then what training one resolution (random, or always the finest or the coarsest) costs
+against hier."""
+
+variant_label = label
+"""A run record's label in tables (:func:`iars.variants.label`)."""
+
+
+# -- the order of rows and columns -----------------------------------------------------------
+
+
+def ordered_variants(labels: Iterable[str], order: tuple[str, ...] = VARIANT_ORDER) -> list[str]:
+    """The distinct ``labels``: those of ``order`` in its order, then the others by name."""
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(set(labels), key=lambda s: (rank.get(s, len(rank)), s))
+
+
+def ordered_datasets(df: pd.DataFrame) -> list[str]:
+    """The datasets of the runs ``df`` in the paper's order: by series length (a dataset's
+    longest, where a scaling sweep varies it), then name."""
+    length = df.groupby("dataset").length.max()
+    return sorted(length.index.tolist(), key=lambda d: (length[d], d))
+
+
+# -- reading the records ---------------------------------------------------------------------
+
+
+def load_runs(dirs: list[str | Path]) -> tuple[list[dict], list[Path]]:
+    """Every ``metrics.json`` under ``dirs`` (each record gets ``run_dir``), and the job dirs
+    (those with a ``.hydra`` folder) that hold none: failed or unfinished runs."""
+    runs, missing = [], []
+    for root in map(Path, dirs):
+        if not root.is_dir():
+            raise ReportError(f"{root} is not a directory: pass a sweep dir (outputs/multirun/...)")
+        found = sorted(root.rglob(METRICS_FILE))
+        if not found:
+            raise ReportError(f"no {METRICS_FILE} under {root}: is this a sweep dir, and did any run finish?")
+        for path in found:
+            try:
+                run = read_metrics(path.parent)
+            except (OSError, ValueError) as exc:
+                raise ReportError(f"{path} is not a readable run record ({exc})") from exc
+            lacking = sorted(REQUIRED_KEYS[run.get("loss") == BASELINES] - set(run))
+            if lacking:
+                raise ReportError(f"{path} lacks {', '.join(lacking)}: not a record of iars-train or iars-baselines "
+                                  "(move it out of the sweep dir, or rerun that job)")
+            runs.append({**run, "run_dir": str(path.parent)})
+        missing += [d.parent for d in sorted(root.rglob(".hydra")) if not (d.parent / METRICS_FILE).exists()]
+    return runs, missing
+
+
+def failure(job: Path) -> str:
+    """The one-line error a failed job recorded, or that it recorded none."""
+    try:
+        return json.loads((job / FAILURE_FILE).read_text())["error"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "no error recorded (killed, still running, or crashed)"
+
+
+COLUMNS = ("dataset", "length", "n_train", "loss", "variant", "K", "seed", "acc", "pretrain_time_s",
+           "selected_resolutions", "selection_probs", "run_dir")
+
+
+def frame(runs: list[dict]) -> pd.DataFrame:
+    """The SSL runs, a row per run in their order: dataset, length (inf without), n_train,
+    loss (the mode), variant (:func:`variant_label`), K, seed, acc, pretrain_time_s, the
+    selection history (``selected_resolutions``, ``selection_probs``; None without) and
+    run_dir (None without)."""
+    rows = [{
+        "dataset": r["dataset"], "length": r.get("length", np.inf), "n_train": r.get("n_train"), "loss": r["loss"],
+        "variant": variant_label(r), "K": r["K"], "seed": r["seed"], "acc": r["acc"],
+        "pretrain_time_s": r["pretrain_time_s"], "selected_resolutions": r.get("selected_resolutions"),
+        "selection_probs": r.get("selection_probs"), "run_dir": r.get("run_dir"),
+    } for r in runs]
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def baseline_frame(baselines: list[dict]) -> pd.DataFrame:
+    """The 1-NN records, a row per dataset × method with an accuracy: dataset, variant (the
+    method, suffixed by its normalisation when not the raw series) and acc."""
+    rows = [{"dataset": run["dataset"], "variant": method + suffix, "acc": acc}
+            for run in baselines
+            for suffix in ["" if run.get("normalise", "none") == "none" else f" ({run['normalise']})"]
+            for method, acc in run["acc"].items() if acc is not None]
+    return pd.DataFrame(rows, columns=["dataset", "variant", "acc"])
