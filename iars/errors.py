@@ -19,12 +19,13 @@ class ReportError(IarsError, ValueError):
 
 
 class RunInterrupted(Exception):
-    """A run stopped by a signal (SIGINT, SIGTERM) at a step boundary, its checkpoint saved;
-    ``message`` says where and how to resume, ``exit_status`` is 128 + the signal number."""
+    """A run stopped by a signal (SIGINT, SIGTERM) at a step boundary; ``message`` says where,
+    ``checkpoint`` is the checkpoint saved there (None: none), ``exit_status`` is 128 + the
+    signal number."""
 
-    def __init__(self, signum: int, message: str):
+    def __init__(self, signum: int, message: str, checkpoint=None):
         super().__init__(message)
-        self.signum, self.message = signum, message
+        self.signum, self.message, self.checkpoint = signum, message, checkpoint
 
     @property
     def exit_status(self) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from iars.errors import ConfigError
-from iars.variants import variant_of
+from iars.legacy import upgrade_record
 
 METRICS_FILE = "metrics.json"
 EMBEDDINGS_FILE = "embeddings.npz"
@@ -136,38 +136,12 @@ def write_metrics(run_dir: str | os.PathLike, metrics: dict[str, Any]) -> Path:
     return write_json(check_fresh(run_dir), metrics)
 
 
-RENAMED = {"selected_levels": "selected_resolutions", "level_losses": "resolution_losses"}
-"""Keys of older records and their current names."""
-
-
 def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """A run's record; older records' keys (:data:`RENAMED`, ``loss.level``) under their current names,
-    and the ``variant`` that records before it named their variant trained (:func:`iars.variants.variant_of`)."""
+    """A run's record, older ones upgraded to the current names (:func:`iars.legacy.upgrade_record`)."""
     record = json.loads((Path(run_dir) / METRICS_FILE).read_text())
     if not isinstance(record, dict):
         raise ValueError(f"a run record is a JSON object, not a {type(record).__name__}")
-    for old, new in RENAMED.items():
-        if old in record:
-            record.setdefault(new, record.pop(old))
-    loss = record.get("config", {}).get("loss", {})
-    if loss.get("level") is not None and loss.get("resolution") is None:
-        loss["resolution"] = loss["level"]
-    if "loss" in record and record["loss"] != "baselines":
-        record.setdefault("variant", variant_of({**loss, "mode": record["loss"]}))
-    return record
-
-
-RENAMED_OVERRIDES = {"loss.level": "loss.resolution"}
-"""Command-line keys of older versions and their current names."""
-
-
-def upgrade_overrides(args: list[str]) -> list[str]:
-    """Command-line overrides with older keys (:data:`RENAMED_OVERRIDES`) under their current names."""
-    out = []
-    for arg in args:
-        key, sep, value = arg.partition("=")
-        out.append(f"{RENAMED_OVERRIDES[key]}={value}" if sep and key in RENAMED_OVERRIDES else arg)
-    return out
+    return upgrade_record(record)
 
 
 def write_embeddings(run_dir: str | os.PathLike, train: np.ndarray, y_train: np.ndarray | None = None,

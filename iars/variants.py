@@ -70,7 +70,7 @@ def variant_of(loss: Mapping[str, Any]) -> str | None:
     settings, not a ``variant`` key, so records of runs before runs named their variant
     are recognised too."""
     mode, rule = loss.get("mode"), (loss.get("selection") or {}).get("rule") or "importance"
-    resolution = loss.get("resolution", loss.get("level"))
+    resolution = loss.get("resolution")
     for v in VARIANTS.values():
         if v.mode != mode or (mode == "fixed" and v.settings.get("resolution") != resolution):
             continue
@@ -91,7 +91,6 @@ def label(run: Mapping[str, Any]) -> str:
     if name is not None and name != "fixed":
         return VARIANTS[name].label
     if loss["mode"] == "fixed":
-        resolution = loss.get("resolution")
-        return f"fixed r={loss.get('level') if resolution is None else resolution}"
+        return f"fixed r={loss.get('resolution')}"
     rule = (loss.get("selection") or {}).get("rule") or "importance"
     return f"iars-{rule}" if loss["mode"] == "iars" else str(loss["mode"])

@@ -16,12 +16,13 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from iars import pipeline
+from iars.exits import run_cli
 
 
 @hydra.main(config_path="pkg://iars.conf", config_name="baselines", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
-    pipeline.run_cli(pipeline.baselines, config, sweep=HydraConfig.get().mode == RunMode.MULTIRUN)
+    run_cli(pipeline.baselines, config, sweep=HydraConfig.get().mode == RunMode.MULTIRUN)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from iars.errors import IarsError
+from iars.exits import SWEEP_FAILED, refuse
 from iars.runs import FAILURE_FILE, METRICS_FILE, claim, release
 
 FAILURES_FILE = "failures.json"
@@ -35,11 +36,6 @@ def _pin(config: DictConfig, key: str) -> Path:
     return path
 
 
-def _refuse(exc: IarsError) -> None:
-    print(f"error: {exc}", file=sys.stderr)
-    sys.exit(2)
-
-
 class RunFolders(Callback):
     """Claims run and sweep folders before Hydra writes into them; summarises failed sweep jobs."""
 
@@ -47,7 +43,7 @@ class RunFolders(Callback):
         try:
             claim(_pin(config, "run.dir"))
         except IarsError as exc:
-            _refuse(exc)
+            refuse(exc)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep = _pin(config, "sweep.dir")
@@ -56,7 +52,7 @@ class RunFolders(Callback):
                 raise IarsError(f"{sweep} already holds a sweep (multirun.yaml): choose a new hydra.sweep.dir")
             claim(sweep, finished_ok=True)
         except IarsError as exc:
-            _refuse(exc)
+            refuse(exc)
         self._sweep = sweep
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -70,7 +66,7 @@ class RunFolders(Callback):
               file=sys.stderr)
         for failure in failures:
             print(f"  job {failure['job']} [{' '.join(failure['overrides'])}]: {failure['error']}", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(SWEEP_FAILED)
 
 
 def _jobs(sweep: Path):

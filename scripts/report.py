@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from iars.errors import IarsError
+from iars.exits import run_command
 from iars.reporting import load_runs, write_report
 
 
@@ -38,11 +38,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="log the figures to a W&B run grouped with the sweep (default: disabled)")
     parser.add_argument("--project", default="iars", help="W&B project (default: iars)")
     args = parser.parse_args(argv)
-    try:
-        report, figures = write_report(args.dirs, args.out, args.K)
-    except IarsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(lambda: _report(args))
+
+
+def _report(args: argparse.Namespace) -> int:
+    report, figures = write_report(args.dirs, args.out, args.K)
     print(report.read_text())
     print(f"report: {report}\nfigures: " + ", ".join(str(p) for p in figures))
     if args.wandb != "disabled":

@@ -20,7 +20,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from iars import pipeline
-from iars.runs import upgrade_overrides
+from iars.exits import run_cli
+from iars.legacy import upgrade_overrides
 
 
 def main() -> None:
@@ -32,7 +33,7 @@ def main() -> None:
 @hydra.main(config_path="pkg://iars.conf", config_name="train", version_base="1.3")
 def _main(cfg: DictConfig) -> float | None:
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
-    result = pipeline.run_cli(pipeline.train, config, sweep=HydraConfig.get().mode == RunMode.MULTIRUN)
+    result = run_cli(pipeline.train, config, sweep=HydraConfig.get().mode == RunMode.MULTIRUN)
     return result.get("acc") if result else None
 
 

@@ -2,10 +2,12 @@
 estimator's loss names, the records and the report labels."""
 import numpy as np
 import pytest
-from conftest import FAST, NO_LOGGER, REPO, compose_cfg, plain, train
 
 import iars
+from helpers import FAST, NO_LOGGER, REPO, compose_cfg, plain, train
+from iars.data import BATCH_SIZE, MAX_TRAIN_LENGTH
 from iars.estimator import DEFAULT_SEED
+from iars.legacy import upgrade_record
 from iars.variants import VARIANTS, label, variant_of
 
 LOSS_FILES = sorted(p.stem for p in (REPO / "conf" / "loss").glob("*.yaml") if not p.stem.startswith("_"))
@@ -64,10 +66,16 @@ def test_records_before_the_variant_key_are_labelled_as_before():
              (record("random", granularity="step"), "random/step"), (record("random"), "random"),
              (record("fixed", resolution=-1), "fixed r=-1"), (record("fixed", resolution=0), "fixed r=0"),
              (record("fixed", resolution=3), "fixed r=3"), (record("fixed", level=2), "fixed r=2")]
-    assert [label(r) for r, _ in cases] == [expected for _, expected in cases]
+    assert [label(upgrade_record(r)) for r, _ in cases] == [expected for _, expected in cases]
 
 
-def test_one_default_seed_for_every_entry_point(tmp_path):
+def test_one_default_for_every_entry_point(tmp_path):
+    """The defaults the configs state are the library's: seed, batch size, section length."""
     assert plain(compose_cfg(tmp_path))["seed"] == DEFAULT_SEED
     assert plain(compose_cfg(tmp_path, config="baselines"))["seed"] == DEFAULT_SEED
     assert iars.TimeSeriesEncoder().seed == DEFAULT_SEED
+    for name in ("synthetic", "basic_motions", "arrays"):
+        dataset = plain(compose_cfg(tmp_path, f"dataset={name}"))["dataset"]
+        assert (dataset["batch_size"], dataset["max_train_length"]) == (BATCH_SIZE, MAX_TRAIN_LENGTH), name
+    enc = iars.TimeSeriesEncoder()
+    assert (enc.batch_size, enc.max_train_length) == (BATCH_SIZE, MAX_TRAIN_LENGTH)

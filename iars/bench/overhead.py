@@ -35,7 +35,8 @@ def overhead_run(settings: list[str], overrides: list[str], steps: int, profile:
             if not profile:
                 fitted = pretrain(config, build(config["dataset"]), logger=logger)
             else:
-                from torch.profiler import ProfilerActivity, profile as torch_profile
+                from torch.profiler import ProfilerActivity
+                from torch.profiler import profile as torch_profile
 
                 activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
                 with torch_profile(activities=activities) as prof:

@@ -1,0 +1,78 @@
+"""Checkpoints of a run: which checkpoint a run continues (``resume=auto``, ``ckpt_path``),
+refusing one trained with other settings, and the run config a checkpoint carries."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytorch_lightning as pl
+import torch
+
+from iars.errors import ConfigError
+from iars.runs import CHECKPOINT_FILE
+
+if TYPE_CHECKING:
+    from iars.module import ContrastivePretrainer
+
+COMPARED_HPARAMS = {"seed": "seed", "lr": "lr", "averaged": "averaged", "max_length": "the training series' length",
+                    "normaliser": "the training data's statistics", "encoder": "model"}
+"""Module settings a checkpoint must share with the run that resumes it, and what they are
+called in a config (the loss settings are ``loss.<name>``)."""
+
+
+def check_checkpoint(path: str | Path, module: ContrastivePretrainer) -> None:
+    """Refuse a checkpoint that is missing, not an iars module's, or trained with other
+    settings than ``module``'s (encoder, loss, data), naming the differences."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"ckpt_path={str(path)!r}: no such file; give the path of a checkpoint (a run's last.ckpt)")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True).get("hyper_parameters", {})
+    except Exception as exc:
+        raise ConfigError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+    ignored = {"compile_encoder", "block"}  # how, not what, is computed
+    differ = []
+    for key in sorted(set(saved) | set(module.hparams)):
+        if key in ignored or saved.get(key) == module.hparams.get(key):
+            continue
+        if key == "encoder" and isinstance(saved.get(key), Mapping) and isinstance(module.hparams.get(key), Mapping):
+            a, b = saved[key], module.hparams[key]
+            differ += [f"model.{k} is {a.get(k)!r} there, {b.get(k)!r} here" for k in sorted(set(a) | set(b))
+                       if a.get(k) != b.get(k) and k != "in_channels"]
+            if a.get("in_channels") != b.get("in_channels"):
+                differ.append(f"the data has {a.get('in_channels')} channels there, {b.get('in_channels')} here")
+            continue
+        name = COMPARED_HPARAMS.get(key, f"loss.{key}")
+        differ.append(f"{name} differs" if key == "normaliser" else f"{name} is {saved.get(key)!r} there, "
+                      f"{module.hparams.get(key)!r} here")
+    if differ:
+        raise ConfigError(f"{path} does not match this run: {'; '.join(differ)}. Resume with the settings and "
+                          "data it was trained with, or start a new run without ckpt_path/resume.")
+
+
+class ConfigInCheckpoint(pl.Callback):
+    """Stores the run's config in its checkpoints (``checkpoint["iars"]["config"]``), so that
+    a checkpoint alone rebuilds the encoder with its settings (:func:`iars.load_run`)."""
+
+    def __init__(self, config: Mapping):
+        self.config = dict(config)
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
+        checkpoint["iars"] = {"config": self.config}
+
+
+def resume_from(config: Mapping, out_dir: Path) -> Path | None:
+    """The checkpoint a run continues: ``ckpt_path`` when given; with ``resume=auto`` the run
+    folder's ``last.ckpt`` when there is one (else the run starts afresh)."""
+    resume, ckpt = config.get("resume"), config.get("ckpt_path")
+    if resume not in (None, False, "auto"):
+        raise ConfigError(f"resume={resume!r}: give resume=auto (continue this run folder's last.ckpt) or leave it "
+                          "null; ckpt_path=<file> resumes from another checkpoint")
+    if ckpt is not None:
+        if resume == "auto":
+            raise ConfigError("give either resume=auto or ckpt_path, not both")
+        return Path(ckpt)
+    if resume == "auto" and (out_dir / CHECKPOINT_FILE).is_file():
+        return out_dir / CHECKPOINT_FILE
+    return None
