@@ -11,8 +11,10 @@ from pytorch_lightning.callbacks import Checkpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from iars.augment import sample_crop
+from iars.data import series_of
 from iars.devices import synchronize
 from iars.errors import ConfigError
+from iars.legacy import upgrade_selection_state
 from iars.selection import ResolutionSelector
 
 
@@ -128,9 +130,9 @@ class ResolutionSelection(pl.Callback):
     At the start of training it draws the first resolution (uniform). At each epoch's end —
     its last step, before any checkpoint of that step is written, so that a run resumed from
     that checkpoint continues with the next epoch's draw; or ``on_train_epoch_end`` for an
-    epoch cut short by ``max_steps`` — it measures per-resolution losses (``scoring``: the module's per-step records for
-    ``running``/``every_step``/``reuse`` — ``reuse`` records every resolution at the steps
-    :meth:`measure_step` allows, the probe's interval; for ``probe``, a fixed probe batch
+    epoch cut short by ``max_steps`` — it measures per-resolution losses (``scoring``: the
+    module's per-step records for ``running``/``every_step``/``reuse``, read with its
+    ``epoch_resolution_sums()``; for ``probe``, its ``probe_losses(x, crop)`` on a fixed batch
     drawn from the training loader's dataset, once before training and then at the first
     epoch end at least ``probe_every_steps`` steps after the last probe, which bounds the
     probe's share of the cost), averages them across ranks, feeds them to a :class:`ResolutionSelector`, draws
@@ -146,8 +148,8 @@ class ResolutionSelection(pl.Callback):
             ``importance``, 2 and 1), which validates them.
         probe_size: series in the probe batch (one fixed crop holding every resolution).
         probe_every_steps: training steps between probes (1: every epoch, as the paper
-            scores; larger amortises the probe over more steps on long series), and between
-            the steps that measure every resolution with ``scoring="reuse"``.
+            scores; larger amortises the probe over more steps on long series); the module
+            measures every resolution at this interval with ``scoring="reuse"``.
         seed: seeds the draws and the probe batch.
     """
 
@@ -208,15 +210,6 @@ class ResolutionSelection(pl.Callback):
         self.probe_seconds += time.perf_counter() - start
         return torch.nan_to_num(losses), (~torch.isnan(losses)).float()
 
-    def measure_step(self, step: int) -> bool:
-        """``scoring="reuse"``: whether training step ``step`` measures every resolution on
-        its own views: the first step, then the first at least ``probe_every_steps`` after
-        the last that did."""
-        if step > 0 and step - self._last_probe_step < self.probe_every_steps:
-            return False
-        self._last_probe_step = step
-        return True
-
     @staticmethod
     def _reduce(trainer, sums, counts) -> np.ndarray:
         """Per-resolution mean over all ranks' observations (NaN = none)."""
@@ -245,7 +238,7 @@ class ResolutionSelection(pl.Callback):
         if self._restored is not None:
             self.selector.load_state_dict(self._restored["selector"])
             self.history = list(self._restored["history"])
-            pl_module.train_resolution = self._restored.get("resolution", self._restored.get("level"))
+            pl_module.train_resolution = self._restored.get("resolution")
             self._last_probe_step = self._restored.get("last_probe_step", 0)
             self.probe_seconds = self._restored.get("probe_seconds", 0.0)
             self._restored = None
@@ -291,10 +284,4 @@ class ResolutionSelection(pl.Callback):
         }
 
     def load_state_dict(self, state_dict):
-        self._restored = state_dict
-
-
-def series_of(item) -> torch.Tensor:
-    """The series of a dataset item or a batch: the item itself, or the first element of a
-    tuple/list such as TensorDataset's ``(x,)``."""
-    return item[0] if isinstance(item, (tuple, list)) else item
+        self._restored = upgrade_selection_state(state_dict)

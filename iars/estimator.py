@@ -19,10 +19,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from iars.data import ArrayDataModule, Normaliser, pad_to_array
+from iars.data import BATCH_SIZE, MAX_TRAIN_LENGTH, ArrayDataModule, Normaliser, pad_to_array
 from iars.encoders import ENCODERS
 from iars.errors import ConfigError, DataError
-from iars.evaluate import POOLINGS, encode
+from iars.evaluate import check_pooling, encode
 from iars.module import ContrastivePretrainer
 from iars.pipeline import loss_settings, pretrain
 from iars.runs import CHECKPOINT_FILE
@@ -118,13 +118,13 @@ class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
         K: int = 320,
         steps: int | None = None,
         epochs: int | None = None,
-        batch_size: int = 8,
+        batch_size: int = BATCH_SIZE,
         lr: float = 1e-3,
         seed: int = DEFAULT_SEED,
         device: str = "auto",
         precision: str = "32-true",
         pooling: str = "max",
-        max_train_length: int | None = 3000,
+        max_train_length: int | None = MAX_TRAIN_LENGTH,
         averaged: bool = True,
         loss_params: Mapping[str, Any] | None = None,
         encoder_params: Mapping[str, Any] | None = None,
@@ -159,8 +159,7 @@ class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
         elif "." not in str(self.encoder):
             raise ConfigError(f"encoder={self.encoder!r}: choose one of {', '.join(ENCODERS)}, or give the import "
                               "path of an encoder class")
-        if self.pooling not in POOLINGS:
-            raise ConfigError(f"pooling={self.pooling!r}: choose one of {', '.join(POOLINGS)}")
+        check_pooling(self.pooling, "pooling")
         config: dict[str, Any] = {
             "compile": False,
             "model": {"_target_": target, **(self.encoder_params or {})},

@@ -33,8 +33,8 @@ def encode(
     full-series max pooling, ``avg`` the paper's global average; ``pooling=None`` returns
     one vector per timestamp, N×T×K.
     """
-    if pooling is not None and pooling not in POOLINGS:
-        raise ConfigError(f"classifier.pooling={pooling!r}: choose one of {', '.join(POOLINGS)}")
+    if pooling is not None:
+        check_pooling(pooling)
     length = X[:1].shape[1] if len(X) else 1
     batch_size = max(1, min(batch_size, BATCH_TIMESTAMPS // length))
     was_training = encoder.training
@@ -48,6 +48,12 @@ def encode(
     finally:
         encoder.train(was_training)
     return torch.cat(out).numpy()
+
+
+def check_pooling(pooling: str, key: str = "classifier.pooling") -> None:
+    """Refuse a pooling other than :data:`POOLINGS`, naming the setting ``key``."""
+    if pooling not in POOLINGS:
+        raise ConfigError(f"{key}={pooling!r}: choose one of {', '.join(POOLINGS)}")
 
 
 def fit_svm(features: np.ndarray, y: np.ndarray):

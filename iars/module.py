@@ -13,8 +13,9 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from iars.augment import Crop, crop_views, sample_crop
-from iars.callbacks import ResolutionSelection, series_of
+from iars.callbacks import ResolutionSelection
 from iars.config import build
+from iars.data import series_of
 from iars.errors import ConfigError
 from iars.losses import downsample, hierarchical_loss, level_loss, level_losses, num_levels
 from iars.selection import depth_of_resolution, resolution_of_depth
@@ -54,10 +55,14 @@ class ContrastivePretrainer(pl.LightningModule):
     Per-resolution losses for scoring (``scoring``): ``running`` records the trained
     resolution's loss each step; ``every_step`` also computes every other level under
     ``no_grad``; ``reuse`` measures every level of the step's own views on the probe's
-    number of series, at the steps the callback's probe interval allows (the probe's
+    number of series, at the probe's interval (:meth:`measures_every_level`: the probe's
     information without its encoder passes); ``probe`` leaves measuring to the callback
     (:meth:`probe_losses`).
-    The selection callback reads the epoch's sums with :meth:`epoch_resolution_sums`.
+
+    What the selection callback uses of the module (its whole interface): it sets
+    :attr:`train_resolution`, reads the epoch's sums with :meth:`epoch_resolution_sums`,
+    measures a probe with :meth:`probe_losses`, and draws the probe's crop with
+    :attr:`temporal_unit`'s minimum length.
 
     Args:
         encoder: maps B×T×C to B×T×K: a module, or a spec ``{"_target_": class path,
@@ -162,6 +167,9 @@ class ContrastivePretrainer(pl.LightningModule):
                 raise ConfigError(f"loss=random draws uniformly; loss.selection.rule={settings['rule']!r} "
                                   "belongs to loss=iars")
             self.selection = ResolutionSelection(self.n_resolutions, scoring, seed=seed, **settings)
+            # scoring="reuse" measures the probe's number of series at the probe's interval
+            self._reuse_size, self._reuse_every = self.selection.probe_size, self.selection.probe_every_steps
+        self._last_measured_step: int | None = None
         self.averaged = AveragedModel(encoder, use_buffers=True).requires_grad_(False) if averaged else None
         if compile_encoder:
             encoder.compile()  # in place: same parameters and state_dict keys
@@ -212,7 +220,7 @@ class ContrastivePretrainer(pl.LightningModule):
     def _every_level(self, z1, z2, n_levels: int) -> dict[int, torch.Tensor]:
         """Every level's loss of the views (no grad), by resolution."""
         levels = self._level_losses(z1.detach(), z2.detach())
-        return {resolution_of_depth(d, n_levels): l for d, l in enumerate(levels)}
+        return {resolution_of_depth(d, n_levels): loss for d, loss in enumerate(levels)}
 
     def _single_level_loss(self, z1, z2, depth: int) -> torch.Tensor:
         for _ in range(depth):
@@ -239,9 +247,8 @@ class ContrastivePretrainer(pl.LightningModule):
                 observed = {**self._every_level(z1, z2, n_levels), **observed}
             elif self.scoring == "reuse":  # every level on the probe's number of series, at its interval
                 observed = {}
-                if self.selection is not None and self.selection.measure_step(self.global_step):
-                    P = self.selection.probe_size
-                    observed = self._every_level(z1[:P], z2[:P], n_levels)
+                if self.selection is not None and self.measures_every_level(self.global_step):
+                    observed = self._every_level(z1[: self._reuse_size], z2[: self._reuse_size], n_levels)
             self._record(observed)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
@@ -258,11 +265,21 @@ class ContrastivePretrainer(pl.LightningModule):
             self.encoder.train(was_training)
         n_levels = num_levels(crop.length)
         out = torch.full((self.n_resolutions,), float("nan"), device=self.device)
-        for d, l in enumerate(self._level_losses(z1, z2)):
-            out[resolution_of_depth(d, n_levels)] = l
+        for d, loss in enumerate(self._level_losses(z1, z2)):
+            out[resolution_of_depth(d, n_levels)] = loss
         return out
 
-    # -- per-resolution bookkeeping --------------------------------------------------
+    # -- per-resolution bookkeeping (what the selection callback reads) -----------------
+
+    def measures_every_level(self, step: int) -> bool:
+        """``scoring="reuse"``: whether training step ``step`` measures every resolution on its
+        own views: the first step, then the first at least ``probe_every_steps`` after the last
+        that did."""
+        last = self._last_measured_step
+        if last is not None and step - last < self._reuse_every:
+            return False
+        self._last_measured_step = step
+        return True
 
     def _record(self, observed: dict[int, torch.Tensor]) -> None:
         if self.n_resolutions is None or not observed:
@@ -297,8 +314,10 @@ class ContrastivePretrainer(pl.LightningModule):
         checkpoint["random_state"] = {"module": self._generator.get_state(), **random_state()}
         if self._sums is not None:
             checkpoint["resolution_sums"] = {"sums": self._sums.cpu(), "counts": self._counts.cpu()}
+        checkpoint["last_measured_step"] = self._last_measured_step
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._last_measured_step = checkpoint.get("last_measured_step")
         sums = checkpoint.get("resolution_sums")
         if sums is not None:
             self._sums, self._counts = sums["sums"].to(self.device), sums["counts"].to(self.device)

@@ -6,13 +6,13 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import NO_LOGGER, compose_cfg, train
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
 import iars
+from helpers import NO_LOGGER, compose_cfg, train
 from iars.data import read_uea
 from iars.errors import ConfigError, DataError
 from iars.estimator import TimeSeriesEncoder
@@ -172,3 +172,12 @@ def test_load_run_names_what_is_missing(tmp_path):
         iars.load_run(tmp_path / "nowhere")
     with pytest.raises(DataError, match="holds no last.ckpt"):
         iars.load_run(tmp_path)
+
+
+def test_the_docstring_example_runs():
+    import doctest
+
+    import iars.estimator
+
+    result = doctest.testmod(iars.estimator)
+    assert result.attempted >= 3 and result.failed == 0

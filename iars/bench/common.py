@@ -23,7 +23,8 @@ VARIANTS = {
 def compose(overrides: Sequence[str], output_dir: str) -> dict:
     """``iars-train``'s config with ``overrides``, writing into ``output_dir``, as a plain,
     resolved dict. Hydra is imported here only: the library never imports it at import time."""
-    from hydra import compose as hydra_compose, initialize_config_module
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
     from omegaconf import OmegaConf
 
     with initialize_config_module("iars.conf", version_base="1.3"):

@@ -12,7 +12,7 @@ import torch
 
 from iars import losses
 from iars.bench.common import compose, described, markdown, rotated
-from iars.callbacks import series_of
+from iars.data import series_of
 
 
 def bench_probe(overrides: list[str], args) -> dict:

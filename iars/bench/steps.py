@@ -5,7 +5,7 @@ import statistics
 import tempfile
 
 from iars.bench.common import VARIANTS, compose, described, markdown, medians, quiet_lightning, rotated, without_logger
-from iars.callbacks import series_of
+from iars.data import series_of
 from iars.module import ContrastivePretrainer
 
 

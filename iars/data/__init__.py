@@ -27,11 +27,14 @@ from iars.data.arrays import (
     normalise,
     pad_to_array,
     pretrain_series,
+    series_of,
     split_from_raw,
     split_long_series,
     ts2vec_budget,
 )
 from iars.data.modules import (
+    BATCH_SIZE,
+    MAX_TRAIN_LENGTH,
     ArrayDataModule,
     FileDataModule,
     SyntheticDataModule,
@@ -44,8 +47,9 @@ from iars.data.sampler import EpochShuffle
 from iars.data.synthetic import make_classification
 
 __all__ = [
+    "BATCH_SIZE", "MAX_TRAIN_LENGTH",
     "CSV_LABEL", "CSV_SERIES", "ArrayDataModule", "EpochShuffle", "FileDataModule", "Normaliser", "Split",
     "SyntheticDataModule", "TimeSeriesDataModule", "UEADataModule", "encode_labels", "load_uea",
     "make_classification", "normalise", "pad_to_array", "pretrain_series", "read_series", "read_uea",
-    "split_from_raw", "split_long_series", "ts2vec_budget",
+    "series_of", "split_from_raw", "split_long_series", "ts2vec_budget",
 ]

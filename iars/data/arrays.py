@@ -155,3 +155,9 @@ def pretrain_series(X: np.ndarray, max_train_length: int | None) -> np.ndarray:
 def ts2vec_budget(X_train: np.ndarray) -> int:
     """TS2Vec's default number of iterations: 200 if N·T·C ≤ 100000, else 600."""
     return 200 if X_train.size <= 100_000 else 600
+
+
+def series_of(item):
+    """The series of a dataset item or a batch: the item itself, or the first element of a
+    tuple/list such as TensorDataset's ``(x,)``."""
+    return item[0] if isinstance(item, (tuple, list)) else item

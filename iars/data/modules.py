@@ -18,6 +18,11 @@ from iars.data.sampler import EpochShuffle
 from iars.data.synthetic import make_classification
 from iars.errors import DataError
 
+BATCH_SIZE = 8
+"""Series per pretraining step: TS2Vec's default, of every DataModule, ``conf/dataset/`` and the estimator."""
+MAX_TRAIN_LENGTH = 3000
+"""TS2Vec's section length: longer training series are cut into sections of this many timestamps."""
+
 
 class TimeSeriesDataModule(pl.LightningDataModule):
     """Serves shuffled batches of unlabeled train series (B×T×C) for pretraining, and
@@ -39,9 +44,9 @@ class TimeSeriesDataModule(pl.LightningDataModule):
     def __init__(
         self,
         name: str,
-        batch_size: int = 8,
+        batch_size: int = BATCH_SIZE,
         seed: int = 0,
-        max_train_length: int | None = 3000,
+        max_train_length: int | None = MAX_TRAIN_LENGTH,
         expected: dict | None = None,
     ):
         super().__init__()
@@ -153,9 +158,9 @@ class UEADataModule(TimeSeriesDataModule):
         self,
         name: str,
         data_dir: str | None = None,
-        batch_size: int = 8,
+        batch_size: int = BATCH_SIZE,
         seed: int = 0,
-        max_train_length: int | None = 3000,
+        max_train_length: int | None = MAX_TRAIN_LENGTH,
         expected: dict | None = None,
     ):
         super().__init__(name, batch_size, seed, max_train_length, expected)
@@ -181,9 +186,9 @@ class SyntheticDataModule(TimeSeriesDataModule):
         classes: int = 3,
         data_seed: int = 0,
         name: str = "Synthetic",
-        batch_size: int = 8,
+        batch_size: int = BATCH_SIZE,
         seed: int = 0,
-        max_train_length: int | None = 3000,
+        max_train_length: int | None = MAX_TRAIN_LENGTH,
     ):
         super().__init__(name, batch_size, seed, max_train_length)
         self.params = dict(
@@ -214,9 +219,9 @@ class ArrayDataModule(TimeSeriesDataModule):
         X_test=None,
         y_test=None,
         name: str = "arrays",
-        batch_size: int = 8,
+        batch_size: int = BATCH_SIZE,
         seed: int = 0,
-        max_train_length: int | None = 3000,
+        max_train_length: int | None = MAX_TRAIN_LENGTH,
     ):
         super().__init__(name, batch_size, seed, max_train_length)
         self._arrays = (X_train, y_train, X_test, y_test)
@@ -235,9 +240,9 @@ class FileDataModule(ArrayDataModule):
         train: str,
         test: str | None = None,
         name: str | None = None,
-        batch_size: int = 8,
+        batch_size: int = BATCH_SIZE,
         seed: int = 0,
-        max_train_length: int | None = 3000,
+        max_train_length: int | None = MAX_TRAIN_LENGTH,
     ):
         super().__init__(None, name=name or Path(train).stem, batch_size=batch_size, seed=seed,
                          max_train_length=max_train_length)
