@@ -1,6 +1,4 @@
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 # Idle OpenMP threads (numba's pool, started by aeon's distances) otherwise spin and starve the
@@ -8,41 +6,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
-from iars import pipeline
-
-REPO = Path(__file__).resolve().parents[1]
-UEA_DIR = REPO.parent / "shared" / "data" / "UEA"
-
-# A few steps of a small encoder: enough to exercise every stage of a run.
-FAST = ["trainer.max_steps=3", "trainer.enable_progress_bar=false", "model.depth=2", "model.K=16"]
-NO_LOGGER = "~logger"
-
-
-def compose_cfg(output_dir, *overrides, config="train"):
-    """A script's config (``train`` or ``baselines``) composed as its CLI would, writing
-    into ``output_dir``."""
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return compose(config, overrides=[f"output_dir={output_dir}", *overrides])
-
-
-def plain(cfg):
-    """A composed config as the scripts hand it to the pipeline: a plain, resolved dict."""
-    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
-
-
-def train(cfg):
-    """``iars-train``'s run (:func:`iars.pipeline.train`) on a composed config."""
-    return pipeline.train(plain(cfg))
-
-
-def run_script(name, *args):
-    """Run ``scripts/<name>`` with ``args`` as a user would, from the repo root."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, str(REPO / "scripts" / name), *args], cwd=REPO,
-                          capture_output=True, text=True, env=env, timeout=900)
+from helpers import UEA_DIR
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 from aeon.distances import dtw_distance
-from conftest import compose_cfg, plain
 
+from helpers import compose_cfg, plain
 from iars import pipeline
 from iars.baselines import one_nn, pairwise, znormalise
 from iars.data import read_uea

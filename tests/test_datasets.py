@@ -1,9 +1,10 @@
 """Every dataset config composes; those available offline load with their known shape."""
 
 import pytest
-from conftest import REPO, UEA_DIR
-from conftest import compose_cfg as _cfg
 from hydra.utils import instantiate
+
+from helpers import REPO, UEA_DIR
+from helpers import compose_cfg as _cfg
 
 DATASETS = sorted(p.stem for p in (REPO / "conf" / "dataset").glob("*.yaml") if p.stem not in ("uea", "synthetic", "arrays"))
 PAPER = ["hand_movement_direction", "heartbeat", "atrial_fibrillation", "self_regulation_scp1", "phoneme",

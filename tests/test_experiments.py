@@ -4,9 +4,9 @@ import json
 
 import pytest
 import torch
-from conftest import FAST, NO_LOGGER, REPO, compose_cfg, run_script, train
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
+
+from helpers import FAST, NO_LOGGER, compose_cfg, run_script, train
 
 PAPER = ("hand_movement_direction,heartbeat,atrial_fibrillation,self_regulation_scp1,phoneme,"
          "self_regulation_scp2,cricket,ethanol_concentration,stand_walk_jump,motor_imagery")
@@ -32,12 +32,7 @@ PRESETS = {
 
 
 def _hydra_cfg(tmp_path, *overrides, config="train"):
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose(config, overrides=[f"output_dir={tmp_path}", *overrides], return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
-    return cfg
+    return compose_cfg(tmp_path, *overrides, config=config, hydra=True)
 
 
 @pytest.mark.parametrize("preset", PRESETS)

@@ -3,11 +3,11 @@ Lightning run with a compiled encoder. They skip without one (CI has none); run 
 GPU machine with ``pytest tests/test_gpu.py``."""
 import pytest
 import pytorch_lightning as pl
-from iars import reference as ref
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from iars import losses
+from iars import reference as ref
 from iars.encoders import DilatedConvEncoder
 from iars.module import ContrastivePretrainer
 

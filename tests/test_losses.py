@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from iars import reference as ref
 from iars import losses
+from iars import reference as ref
 
 SHAPES = [(1, 1), (1, 5), (2, 1), (2, 2), (3, 7), (4, 8), (2, 13), (5, 3)]
 

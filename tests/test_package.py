@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FAST, NO_LOGGER, REPO, compose_cfg, plain, run_script, train
 
 import iars
+from helpers import FAST, NO_LOGGER, REPO, compose_cfg, plain, run_script, train
 from iars import pipeline
 from iars.errors import ConfigError
 

@@ -4,11 +4,11 @@ import math
 
 import pytest
 import torch
-from conftest import FAST, NO_LOGGER, run_script, train
-from conftest import compose_cfg as _cfg
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 
+from helpers import FAST, NO_LOGGER, run_script, train
+from helpers import compose_cfg as _cfg
 from iars import pipeline
 from iars.errors import ConfigError
 

@@ -3,8 +3,9 @@ import json
 
 import numpy as np
 import pytest
-from conftest import NO_LOGGER, train
-from conftest import compose_cfg as _cfg
+
+from helpers import NO_LOGGER, train
+from helpers import compose_cfg as _cfg
 
 SMALL = ["dataset=synthetic", "dataset.n_train=16", "dataset.n_test=12", "dataset.length=64",
          "trainer.enable_progress_bar=false", "model.depth=2", "model.K=8", NO_LOGGER]

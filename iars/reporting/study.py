@@ -235,7 +235,8 @@ def markdown(df: pd.DataFrame, order: tuple[str, ...] = VARIANT_ORDER) -> str:
         for v in variants}).reindex(ordered_datasets(df))
     overall = overall_table(df).loc[variants]
     sections = [
-        "## Selection study\n\nAccuracy / pretraining seconds, mean ± std over seeds:\n\n" + to_markdown(table.rename_axis("dataset")),
+        "## Selection study\n\nAccuracy / pretraining seconds, mean ± std over seeds:\n\n"
+        + to_markdown(table.rename_axis("dataset")),
         f"Per variant, over the {len(dataset_means(df))} datasets that every variant ran (the rank from "
         "dataset means, 1 = best; time against hier's: the mean over datasets of the ratio of mean "
         "seconds):\n\n" + to_markdown(overall.rename_axis("variant")),
