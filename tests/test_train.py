@@ -19,7 +19,7 @@ def test_configs_compose_and_instantiate(tmp_path, dataset, extra):
     cfg = _cfg(tmp_path, f"dataset={dataset}", *extra)
     dm = instantiate(cfg.dataset)
     assert dm.batch_size == 8 and dm.seed == cfg.seed
-    encoder = instantiate(cfg.model)(in_channels=3)
+    encoder = instantiate(cfg.model, in_channels=3)  # in_channels comes from the data
     assert encoder.K == cfg.model.K
     assert cfg.loss.mode == "hier" and cfg.trainer.max_steps is None
 

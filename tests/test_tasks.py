@@ -1,0 +1,25 @@
+"""The task seam (iars.tasks): the run's downstream stage is chosen by ``task``; classification's
+summary line."""
+import pytest
+
+from helpers import compose_cfg, plain
+from iars.errors import ConfigError
+from iars.tasks import TASKS, classification, task
+
+
+def test_the_default_task_is_classification(tmp_path):
+    assert plain(compose_cfg(tmp_path))["task"] == "classification"
+    assert task("classification") is task(None) is classification and list(TASKS) == ["classification"]
+    for stage in TASKS.values():
+        assert all(callable(getattr(stage, f)) for f in ("check", "evaluate", "summary"))
+
+
+def test_an_unknown_task_is_named_with_the_choices():
+    with pytest.raises(ConfigError, match="task='forecasting': choose one of classification"):
+        task("forecasting")
+
+
+def test_the_classification_summary_says_the_score_or_why_it_was_skipped():
+    assert classification.summary({"classifier": "svm", "acc": 0.975}) == "test acc 0.975 (svm)"
+    assert (classification.summary({"classifier": None, "classifier_skipped": "there is no test split"})
+            == "classifier stage skipped: there is no test split")
