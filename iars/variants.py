@@ -64,20 +64,22 @@ def variant(name: str) -> Variant:
     return VARIANTS[name]
 
 
+def _identity(loss: Mapping[str, Any]) -> tuple:
+    """What tells variants apart: mode, fixed resolution, draw granularity and selection rule
+    (each mode's defaults filled in)."""
+    mode = loss.get("mode")
+    rule = (loss.get("selection") or {}).get("rule") or {"iars": "importance", "random": "uniform"}.get(mode)
+    granularity = loss.get("granularity") or ("epoch" if mode == "random" else None)
+    return mode, loss.get("resolution"), granularity, rule
+
+
 def variant_of(loss: Mapping[str, Any]) -> str | None:
-    """The variant whose mode, fixed resolution and selection rule a composed loss config
-    has (None when it matches none, e.g. ``loss=fixed loss.resolution=2``); it reads the
-    settings, not a ``variant`` key, so records of runs before runs named their variant
-    are recognised too."""
-    mode, rule = loss.get("mode"), (loss.get("selection") or {}).get("rule") or "importance"
-    resolution = loss.get("resolution")
-    for v in VARIANTS.values():
-        if v.mode != mode or (mode == "fixed" and v.settings.get("resolution") != resolution):
-            continue
-        if mode == "iars" and v.settings["selection"]["rule"] != rule:
-            continue
-        return v.name
-    return None
+    """The variant whose mode, fixed resolution, granularity and selection rule a composed loss
+    config has (None when it matches none, e.g. ``loss=fixed loss.resolution=2``); it reads the
+    settings, not a ``variant`` key, so records of runs before runs named their variant are
+    recognised too."""
+    identity = _identity(loss)
+    return next((v.name for v in VARIANTS.values() if _identity(v.loss_config()) == identity), None)
 
 
 def label(run: Mapping[str, Any]) -> str:
