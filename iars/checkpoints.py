@@ -1,11 +1,15 @@
 """Checkpoints of a run: which checkpoint a run continues (``resume=auto``, ``ckpt_path``),
-refusing one trained with other settings, and the run config a checkpoint carries."""
+refusing one trained with other settings, the run config a checkpoint carries, and the global
+random streams a checkpoint keeps so that a resumed run draws what the uninterrupted one would.
+(Older checkpoints' names are upgraded by :mod:`iars.legacy`.)"""
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 
@@ -76,3 +80,25 @@ def resume_from(config: Mapping, out_dir: Path) -> Path | None:
     if resume == "auto" and (out_dir / CHECKPOINT_FILE).is_file():
         return out_dir / CHECKPOINT_FILE
     return None
+
+
+def random_state() -> dict[str, Any]:
+    """The global random streams (torch CPU and CUDA, numpy, Python), as plain values."""
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+        "python": random.getstate(),
+    }
+
+
+def set_random_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`random_state` returned."""
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))

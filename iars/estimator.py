@@ -15,14 +15,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from iars.data import BATCH_SIZE, MAX_TRAIN_LENGTH, ArrayDataModule, Normaliser, pad_to_array
 from iars.encoders import ENCODERS
 from iars.errors import ConfigError, DataError
-from iars.evaluate import check_pooling, encode
+from iars.evaluate import Windows, check_pooling, encode
 from iars.module import ContrastivePretrainer
 from iars.pipeline import loss_settings, pretrain
 from iars.runs import CHECKPOINT_FILE
@@ -238,7 +237,7 @@ class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
         pooling = None if per_timestamp else self.pooling
         if window is None:
             return encode(encoder, X, pooling, batch_size)
-        windows = _Windows(X, window, stride or window)
+        windows = Windows(X, window, stride or window)
         out = encode(encoder, windows, pooling, batch_size)
         return out.reshape(len(X), windows.per_series, *out.shape[1:])
 
@@ -323,27 +322,6 @@ def _selection_history(checkpoint: Mapping) -> list | None:
         if "ResolutionSelection" in key and isinstance(state, Mapping):
             return state.get("history")
     return None
-
-
-class _Windows:
-    """The windows ``X[:, j·stride : j·stride + window]`` of X (N×T×C) as one (N·W)×w×C
-    sequence whose slices are copied on demand, for :func:`iars.evaluate.encode`."""
-
-    def __init__(self, X: np.ndarray, window: int, stride: int):
-        if not (isinstance(window, int) and 2 <= window <= X.shape[1]):
-            raise ConfigError(f"window={window!r}: give a number of timestamps between 2 and the series' "
-                              f"length {X.shape[1]}")
-        if not (isinstance(stride, int) and stride >= 1):
-            raise ConfigError(f"stride={stride!r}: give a positive number of timestamps")
-        self.view = sliding_window_view(X, window, axis=1)[:, ::stride]  # N×W×C×w, no copy
-        self.per_series = self.view.shape[1]
-
-    def __len__(self) -> int:
-        return self.view.shape[0] * self.per_series
-
-    def __getitem__(self, rows: slice) -> np.ndarray:
-        idx = np.arange(len(self))[rows]
-        return np.ascontiguousarray(self.view[idx // self.per_series, idx % self.per_series].transpose(0, 2, 1))
 
 
 @contextmanager

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import GridSearchCV
@@ -85,3 +86,24 @@ def classify(
         raise ConfigError(f"classifier.protocol={protocol!r}: choose one of {', '.join(PROTOCOLS)}")
     pred = fit(train_features, y_train).predict(test_features)
     return {"acc": float(accuracy_score(y_test, pred)), "f1": float(f1_score(y_test, pred, average="macro"))}
+
+
+class Windows:
+    """The windows ``X[:, j·stride : j·stride + window]`` of X (N×T×C) as one (N·W)×w×C
+    sequence whose slices are copied on demand, for :func:`encode`."""
+
+    def __init__(self, X: np.ndarray, window: int, stride: int):
+        if not (isinstance(window, int) and 2 <= window <= X.shape[1]):
+            raise ConfigError(f"window={window!r}: give a number of timestamps between 2 and the series' "
+                              f"length {X.shape[1]}")
+        if not (isinstance(stride, int) and stride >= 1):
+            raise ConfigError(f"stride={stride!r}: give a positive number of timestamps")
+        self.view = sliding_window_view(X, window, axis=1)[:, ::stride]  # N×W×C×w, no copy
+        self.per_series = self.view.shape[1]
+
+    def __len__(self) -> int:
+        return self.view.shape[0] * self.per_series
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        idx = np.arange(len(self))[rows]
+        return np.ascontiguousarray(self.view[idx // self.per_series, idx % self.per_series].transpose(0, 2, 1))

@@ -1,11 +1,9 @@
 """The Lightning module that pretrains an encoder with a contrastive loss."""
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -14,6 +12,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from iars.augment import Crop, crop_views, sample_crop
 from iars.callbacks import ResolutionSelection
+from iars.checkpoints import random_state, set_random_state
 from iars.config import build
 from iars.data import series_of
 from iars.errors import ConfigError
@@ -340,25 +339,3 @@ class ContrastivePretrainer(pl.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.encoder.parameters(), lr=self.lr)
-
-
-def random_state() -> dict[str, Any]:
-    """The global random streams (torch CPU and CUDA, numpy, Python), as plain values."""
-    np_state = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
-        "python": random.getstate(),
-    }
-
-
-def set_random_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`random_state` returned."""
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    name, keys, *rest = state["numpy"]
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
