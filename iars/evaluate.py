@@ -12,7 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from torch import nn
 
-from iars.errors import ConfigError
+from iars.errors import ConfigError, DataError
 
 POOLINGS = ("max", "avg")
 PROTOCOLS = ("svm", "logreg")
@@ -25,29 +25,74 @@ so that the activations of long series stay bounded (~1 GB at K = 320)."""
 
 @torch.no_grad()
 def encode(
-    encoder: nn.Module, X, pooling: str | None = "max", batch_size: int = 64
+    encoder: nn.Module, X, pooling: str | None = "max", batch_size: int = 64, *, exact: bool = False,
+    ts2vec_padding: bool = False,
 ) -> np.ndarray:
-    """Encode X (N×T×C, anything that slices into float32 arrays) in eval mode, in batches of
-    ``batch_size`` series, fewer for long series (at most :data:`BATCH_TIMESTAMPS` timestamps).
+    """Encode X (N×T×C, NaN-padded at the end; anything that slices into float32 arrays) in eval
+    mode; returns instance embeddings N×K pooled over each series' own timestamps (``max``:
+    TS2Vec's full-series max pooling, ``avg``: the paper's global average), or with
+    ``pooling=None`` one vector per timestamp, N×T×K (NaN beyond a series' end).
 
-    Returns instance embeddings N×K, pooled over all timestamps: ``max`` is TS2Vec's
-    full-series max pooling, ``avg`` the paper's global average; ``pooling=None`` returns
-    one vector per timestamp, N×T×K.
+    Each series is encoded at its own length (its last timestamp with an observed value, plus
+    one: trailing NaN is padding, NaN inside a series stays missing), in batches of series of
+    that length (``batch_size`` at most, fewer for long series: :data:`BATCH_TIMESTAMPS`), so its
+    embedding does not depend on what else is encoded with it: padding to a longer series of the
+    call would feed the padding's activations back into its span through the convolutions. On
+    the CPU the convolution kernels' blocking still depends on the batch, by at most ~1e-6;
+    ``exact=True`` encodes one series at a time, bit for bit the same in any call (slower).
+    ``ts2vec_padding=True`` is TS2Vec's own encoding instead: every series padded to the
+    longest of its batch and pooled over the padding too (to reproduce its numbers).
     """
     if pooling is not None:
         check_pooling(pooling)
-    length = X[:1].shape[1] if len(X) else 1
-    batch_size = max(1, min(batch_size, BATCH_TIMESTAMPS // length))
     was_training = encoder.training
     encoder.eval()
     device = next(encoder.parameters()).device
-    out = []
     try:
-        for start in range(0, len(X), batch_size):
-            z = encoder(torch.from_numpy(np.ascontiguousarray(X[start : start + batch_size])).to(device))  # B×T×K
-            out.append((z if pooling is None else z.amax(dim=1) if pooling == "max" else z.mean(dim=1)).cpu())
+        if len(X) == 0:
+            raise DataError("no series to encode: give at least one series")
+        if ts2vec_padding:
+            return _encode_padded(encoder, X, pooling, batch_size, device)
+        lengths = series_lengths(X, batch_size)
+        out = None
+        for length in np.unique(lengths):
+            rows = np.flatnonzero(lengths == length)
+            step = 1 if exact else max(1, min(batch_size, BATCH_TIMESTAMPS // int(length)))
+            for start in range(0, len(rows), step):
+                idx = rows[start : start + step]
+                x = np.ascontiguousarray(np.asarray(X[idx], dtype=np.float32)[:, :length])
+                z = encoder(torch.from_numpy(x).to(device)).cpu()  # b×length×K
+                if out is None:
+                    width = np.asarray(X[:1]).shape[1]  # T of the call (X may be a lazy sequence of rows)
+                    shape = (len(lengths), z.size(-1)) if pooling else (len(lengths), width, z.size(-1))
+                    out = np.full(shape, np.nan, dtype=np.float32)
+                if pooling is None:
+                    out[idx, :length] = z.numpy()
+                else:
+                    out[idx] = (z.amax(dim=1) if pooling == "max" else z.mean(dim=1)).numpy()
+        return out
     finally:
         encoder.train(was_training)
+
+
+def series_lengths(X, batch_size: int = 64) -> np.ndarray:
+    """Each series' length in X (N×T×C): its last timestamp with an observed value, plus one
+    (at least 1: a series with no observed value is encoded as one missing timestamp)."""
+    lengths = []
+    for start in range(0, len(X), batch_size):
+        observed = ~np.isnan(np.asarray(X[start : start + batch_size])).all(axis=2)  # b×T
+        last = observed.shape[1] - np.argmax(observed[:, ::-1], axis=1)
+        lengths.append(np.where(observed.any(axis=1), last, 1))
+    return np.concatenate(lengths) if lengths else np.zeros(0, dtype=int)
+
+
+def _encode_padded(encoder, X, pooling, batch_size, device) -> np.ndarray:
+    length = X[:1].shape[1] if len(X) else 1
+    batch_size = max(1, min(batch_size, BATCH_TIMESTAMPS // length))
+    out = []
+    for start in range(0, len(X), batch_size):
+        z = encoder(torch.from_numpy(np.ascontiguousarray(X[start : start + batch_size])).to(device))  # B×T×K
+        out.append((z if pooling is None else z.amax(dim=1) if pooling == "max" else z.mean(dim=1)).cpu())
     return torch.cat(out).numpy()
 
 

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
+from iars.encoders import DilatedConvEncoder
 from iars.errors import ConfigError
-from iars.evaluate import classify, encode, fit_svm
+from iars.evaluate import classify, encode, fit_svm, series_lengths
 
 
 class _Echo(torch.nn.Module):
@@ -54,3 +55,77 @@ def test_svm_protocol_switches_to_grid_search():
 def test_unknown_protocol():
     with pytest.raises(ConfigError, match="classifier.protocol"):
         classify(*_blobs(12, 0), *_blobs(6, 1), "knn")
+
+
+def _unequal_series(seed=0, n=10):
+    """n series (T_i×2) of lengths 5..60, two pairs of equal length, missing values inside some."""
+    rng = np.random.default_rng(seed)
+    lengths = [int(v) for v in rng.integers(5, 60, size=n - 2)] + [17, 17]
+    series = [rng.normal(size=(T, 2)).astype(np.float32) for T in lengths]
+    series[1][2, :] = np.nan  # a missing timestamp inside
+    series[3][4, 0] = np.nan  # a missing value of one channel
+    return series
+
+
+def _padded(series):
+    out = np.full((len(series), max(len(s) for s in series), 2), np.nan, dtype=np.float32)
+    for i, s in enumerate(series):
+        out[i, : len(s)] = s
+    return out
+
+
+@pytest.mark.parametrize("pooling", ["max", "avg", None])
+def test_each_series_gets_one_embedding_whatever_else_is_in_the_call(pooling):
+    """Property: over random partitions of unequal-length series (padded to each part's longest),
+    every series' embedding equals the one of all series encoded together: bit for bit with
+    exact=True, within the CPU kernels' batch blocking (1e-6) by default; and equals the series
+    encoded alone at its own length. Per timestamp, NaN beyond a series' end."""
+    torch.manual_seed(0)
+    encoder = DilatedConvEncoder(2, K=8, hidden=8, depth=3)
+    series = _unequal_series()
+    X = _padded(series)
+    together = {exact: encode(encoder, X, pooling, exact=exact) for exact in (False, True)}
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        labels = rng.integers(0, 3, size=len(series))
+        for part in range(3):
+            idx = np.flatnonzero(labels == part)
+            if len(idx) == 0:
+                continue
+            for exact in (False, True):
+                got = encode(encoder, _padded([series[i] for i in idx]), pooling, exact=exact)
+                want = together[exact][idx]
+                if pooling is None:  # a part is padded to its own longest series: beyond it, nothing
+                    assert np.isnan(want[:, got.shape[1]:]).all()
+                    want = want[:, : got.shape[1]]
+                if exact:
+                    np.testing.assert_array_equal(got, want)
+                else:
+                    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    for i, s in enumerate(series):
+        alone = encode(encoder, s[None], pooling, exact=True)[0]
+        row = together[True][i]
+        np.testing.assert_array_equal(alone, row if pooling else row[: len(s)])
+        if pooling is None:
+            assert np.isnan(row[len(s):]).all() and np.isfinite(row[: len(s)]).all()
+
+
+def test_ts2vec_padding_is_the_call_dependent_encoding_it_reproduces():
+    torch.manual_seed(0)
+    encoder = DilatedConvEncoder(2, K=8, hidden=8, depth=3)
+    series = _unequal_series()
+    short = int(np.argmin([len(s) for s in series]))
+    X = _padded(series)
+    alone = encode(encoder, X[short : short + 1, : len(series[short])], ts2vec_padding=True)[0]
+    together = encode(encoder, X, ts2vec_padding=True)[short]
+    assert np.abs(alone - together).max() > 1e-3  # TS2Vec's: the padding's activations reach the series
+    np.testing.assert_array_equal(encode(encoder, X, exact=True)[short], alone)
+
+
+def test_series_lengths_end_at_the_last_observed_value():
+    X = np.zeros((4, 6, 2), dtype=np.float32)
+    X[0, 4:] = np.nan           # length 4
+    X[1, 2, :] = np.nan         # missing inside: length 6
+    X[2, 5, 0] = np.nan         # one channel observed at the end: length 6
+    X[3] = np.nan               # nothing observed: encoded as one missing timestamp
+    assert series_lengths(X, batch_size=3).tolist() == [4, 6, 6, 1]
