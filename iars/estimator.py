@@ -25,7 +25,7 @@ from iars.evaluate import Windows, check_pooling, encode
 from iars.module import ContrastivePretrainer
 from iars.pipeline import loss_settings, pretrain
 from iars.runs import CHECKPOINT_FILE
-from iars.variants import variant, variant_of
+from iars.variants import VARIANTS, variant, variant_of
 
 DEFAULT_SEED = 42
 """The default seed of every entry point: ``seed`` in ``conf/train.yaml`` and ``conf/baselines.yaml``."""
@@ -192,7 +192,9 @@ class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
                 params[param] = node
         model = {k: v for k, v in config["model"].items() if k not in ("_target_", "_partial_", "in_channels", "K")}
         loss = loss_settings(config["loss"])
-        name = config["loss"].get("variant") or variant_of(loss) or loss["mode"]
+        name = config["loss"].get("variant")
+        if name not in VARIANTS:  # unnamed, or a name of the user's own
+            name = variant_of(loss) or loss["mode"]
         fixed = variant(name).loss_config()
         extra = {k: v for k, v in loss.items() if k not in fixed or fixed[k] != v}
         params.update({

@@ -39,7 +39,8 @@ def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
         config["loss"] = upgrade_loss(config["loss"])
     if "loss" in record and record["loss"] != "baselines":
         loss = (config or {}).get("loss", {}) if isinstance(config, dict) else {}
-        record.setdefault("variant", variant_of({**loss, "mode": record["loss"]}))
+        # a setting no variant fixes (loss=fixed loss.resolution=2) runs as its mode's variant
+        record.setdefault("variant", variant_of({**loss, "mode": record["loss"]}) or record["loss"])
     return record
 
 
@@ -53,9 +54,17 @@ def upgrade_selection_state(state: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def upgrade_overrides(args: list[str]) -> list[str]:
-    """Command-line overrides with older keys (:data:`RENAMED_OVERRIDES`) under their current names."""
+    """Command-line overrides with older keys (:data:`RENAMED_OVERRIDES`) under their current
+    names; refuses an older key given beside its current name with another value."""
+    given = dict(arg.partition("=")[::2] for arg in args if "=" in arg)
     out = []
     for arg in args:
         key, sep, value = arg.partition("=")
-        out.append(f"{RENAMED_OVERRIDES[key]}={value}" if sep and key in RENAMED_OVERRIDES else arg)
+        if sep and key in RENAMED_OVERRIDES:
+            new = RENAMED_OVERRIDES[key]
+            if given.get(new, value) != value:
+                raise ConfigError(f"{key}={value} and {new}={given[new]} disagree: {key} is the older name of "
+                                  f"{new}; give only {new}")
+            arg = f"{new}={value}"
+        out.append(arg)
     return out

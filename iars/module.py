@@ -326,8 +326,9 @@ class ContrastivePretrainer(pl.LightningModule):
             self._restored_random_state = state  # applied when training resumes, not on a mere load
 
     def on_train_start(self) -> None:
-        if self._sums is not None:  # restored from a checkpoint on the CPU
-            self._sums, self._counts = self._sums.to(self.device), self._counts.to(self.device)
+        if self._sums is not None:  # restored from a checkpoint (on the CPU): rank 0's sums, kept by rank 0 only
+            keep = self.trainer.global_rank == 0
+            self._sums, self._counts = (self._sums.to(self.device), self._counts.to(self.device)) if keep else (None, None)
         state, self._restored_random_state = self._restored_random_state, None
         if state is not None:
             set_random_state(state)

@@ -70,7 +70,7 @@ def _identity(loss: Mapping[str, Any]) -> tuple:
     mode = loss.get("mode")
     rule = (loss.get("selection") or {}).get("rule") or {"iars": "importance", "random": "uniform"}.get(mode)
     granularity = loss.get("granularity") or ("epoch" if mode == "random" else None)
-    return mode, loss.get("resolution"), granularity, rule
+    return mode, loss.get("resolution") if mode == "fixed" else None, granularity, rule
 
 
 def variant_of(loss: Mapping[str, Any]) -> str | None:

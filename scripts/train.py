@@ -20,13 +20,17 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from iars import pipeline
-from iars.exits import run_cli
+from iars.errors import IarsError
+from iars.exits import refuse, run_cli
 from iars.legacy import upgrade_overrides
 
 
 def main() -> None:
     """``iars-train``: older override keys (``loss.level``) under their current names, then Hydra."""
-    sys.argv[1:] = upgrade_overrides(sys.argv[1:])
+    try:
+        sys.argv[1:] = upgrade_overrides(sys.argv[1:])
+    except IarsError as exc:
+        refuse(exc)
     _main()
 
 

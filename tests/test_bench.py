@@ -120,3 +120,9 @@ def test_documented_commands_parse_with_overrides_anywhere(command, mode, varian
     assert (args.mode, args.overrides) == (mode, overrides)
     assert variants is None or args.variants == variants
     assert args.json is None or str(args.json) == "out=1.json"  # an option's value, though it looks like an override
+
+
+def test_the_bench_takes_the_older_override_keys_as_iars_train_does(tmp_path):
+    from iars.bench.common import compose
+
+    assert compose(["loss=fixed", "loss.level=2"], str(tmp_path))["loss"]["resolution"] == 2

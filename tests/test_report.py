@@ -195,3 +195,11 @@ def test_the_reporting_modules_import_one_way():
                     if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("iars.reporting.")}
         assert imported <= allowed, (name, imported - allowed)
         assert not any(isinstance(node, ast.ImportFrom) and node.module == "iars.reporting" for node in ast.walk(tree))
+
+
+def test_fixed_resolutions_follow_the_ranked_variants_by_name():
+    from iars.reporting.records import ordered_variants
+
+    labels = ["fixed r=1", "fixed r=0", "random", "fixed r=-2", "hier", "fixed r=-1", "iars-relative", "iars"]
+    assert ordered_variants(labels) == ["hier", "iars", "iars-relative", "random",
+                                        "fixed r=-1", "fixed r=-2", "fixed r=0", "fixed r=1"]

@@ -79,3 +79,38 @@ def test_one_default_for_every_entry_point(tmp_path):
         assert (dataset["batch_size"], dataset["max_train_length"]) == (BATCH_SIZE, MAX_TRAIN_LENGTH), name
     enc = iars.TimeSeriesEncoder()
     assert (enc.batch_size, enc.max_train_length) == (BATCH_SIZE, MAX_TRAIN_LENGTH)
+
+
+def test_the_shared_loss_base_is_not_a_variant(tmp_path):
+    from iars import pipeline
+    from iars.config import build
+    from iars.errors import ConfigError
+
+    config = plain(compose_cfg(tmp_path, *FAST, NO_LOGGER, "dataset=synthetic", "loss=_base"))
+    with pytest.raises(ConfigError, match="loss.mode='\\?\\?\\?' is not a loss mode"):
+        pipeline.pretrain(config, build(config["dataset"]))
+
+
+def test_settings_no_variant_fixes_keep_their_modes_variant():
+    def record(mode, **loss):
+        return upgrade_record({"loss": mode, "config": {"loss": {"mode": mode, **loss}}})
+
+    assert [record("fixed", resolution=2)["variant"], record("random", granularity="step")["variant"],
+            record("iars", selection={"rule": "uniform"})["variant"]] == ["fixed", "random", "iars"]
+    assert label({"loss": "iars", "config": {"loss": {"mode": "iars", "resolution": 2}}}) == "iars"  # ignored there
+
+
+def test_a_variant_name_of_the_users_own_reloads_as_its_mode():
+    config = iars.TimeSeriesEncoder(loss="iars", K=8).run_config()
+    config["loss"]["variant"] = "my_iars"
+    assert iars.TimeSeriesEncoder.params_from_config(config)["loss"] == "iars"
+
+
+def test_the_older_override_is_renamed_and_a_disagreeing_pair_refused():
+    from iars.errors import ConfigError
+    from iars.legacy import upgrade_overrides
+
+    assert upgrade_overrides(["loss=fixed", "loss.level=2", "model.K=8"]) == ["loss=fixed", "loss.resolution=2", "model.K=8"]
+    assert upgrade_overrides(["loss.level=2", "loss.resolution=2"]) == ["loss.resolution=2", "loss.resolution=2"]
+    with pytest.raises(ConfigError, match="loss.level=2 and loss.resolution=3 disagree"):
+        upgrade_overrides(["loss.level=2", "loss.resolution=3"])

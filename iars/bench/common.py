@@ -6,6 +6,8 @@ import logging
 import statistics
 from collections.abc import Iterable, Sequence
 
+from iars.legacy import upgrade_overrides
+
 VARIANTS = {
     "hier": ["loss=hier"],
     "iars": ["loss=iars"],
@@ -22,13 +24,14 @@ VARIANTS = {
 
 def compose(overrides: Sequence[str], output_dir: str) -> dict:
     """``iars-train``'s config with ``overrides``, writing into ``output_dir``, as a plain,
-    resolved dict. Hydra is imported here only: the library never imports it at import time."""
+    resolved dict (older override keys renamed, as iars-train does). Hydra is imported here
+    only: the library never imports it at import time."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
     from omegaconf import OmegaConf
 
     with initialize_config_module("iars.conf", version_base="1.3"):
-        cfg = hydra_compose("train", overrides=[f"output_dir={output_dir}", *overrides])
+        cfg = hydra_compose("train", overrides=[f"output_dir={output_dir}", *upgrade_overrides(list(overrides))])
         return OmegaConf.to_container(cfg, resolve=True)
 
 

@@ -24,8 +24,8 @@ REQUIRED_KEYS = {False: {"dataset", "loss", "K", "seed", "pretrain_time_s", "acc
 # -- variant vocabulary: the labels of iars.variants ------------------------------------------
 
 _LABEL = {name: v.label for name, v in VARIANTS.items()}
-VARIANT_ORDER = tuple(_LABEL.values())
-"""The variants' labels in the table's order (others, e.g. ``fixed r=2``, follow by name)."""
+VARIANT_ORDER = tuple(_LABEL[name] for name in ("hier", "iars", "iars_relative", "random"))
+"""The variants shown first, in this order (the others, the fixed resolutions among them, follow by name)."""
 RULES = tuple(v.label for v in VARIANTS.values() if v.mode == "iars")
 """The selecting variants whose probabilities the selection study examines."""
 PAIRS = tuple((_LABEL[a], _LABEL[b]) for a, b in (
