@@ -146,6 +146,38 @@ class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
         self.encoder_params = encoder_params
         self.verbose = verbose
 
+    # -- scikit-learn: nested parameters, tags -----------------------------------------
+
+    NESTED = {"loss": "loss_params", "encoder": "encoder_params"}
+    """Prefixes of nested parameters: ``loss__alpha`` sets ``loss_params["alpha"]``,
+    ``encoder__depth`` sets ``encoder_params["depth"]`` (skorch's ``module__x`` convention), so
+    that ``GridSearchCV`` and ``set_params`` reach inside them."""
+
+    def set_params(self, **params: Any) -> TimeSeriesEncoder:
+        """Set parameters, also nested ones (``loss__alpha=0.3``, ``encoder__depth=4``; a
+        ``selection`` key of the loss as ``loss__selection__temperature``)."""
+        plain = {}
+        for key, value in params.items():
+            prefix, sep, rest = key.partition("__")
+            if not sep or prefix not in self.NESTED:
+                plain[key] = value
+                continue
+            target = self.NESTED[prefix]
+            nested = {k: dict(v) if isinstance(v, Mapping) else v for k, v in (getattr(self, target) or {}).items()}
+            node = nested
+            *parents, name = rest.split("__")
+            for parent in parents:
+                node = node.setdefault(parent, {})
+            node[name] = value
+            setattr(self, target, nested)
+        return super().set_params(**plain)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True  # N×C×T (N×T: one channel), or a list of C×T_i
+        tags.input_tags.allow_nan = True  # missing values
+        return tags
+
     # -- the run config these parameters describe -------------------------------------
 
     def run_config(self) -> dict[str, Any]:

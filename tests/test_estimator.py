@@ -181,3 +181,29 @@ def test_the_docstring_example_runs():
 
     result = doctest.testmod(iars.estimator)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_nested_parameters_reach_the_loss_and_the_encoder():
+    enc = TimeSeriesEncoder(loss="iars", loss_params={"alpha": 0.5, "selection": {"rule": "importance"}})
+    enc.set_params(loss__alpha=0.3, loss__selection__temperature=0.5, encoder__depth=2, K=16)
+    assert enc.loss_params == {"alpha": 0.3, "selection": {"rule": "importance", "temperature": 0.5}}
+    assert (enc.encoder_params, enc.K) == ({"depth": 2}, 16)
+    config = enc.run_config()
+    assert (config["loss"]["alpha"], config["loss"]["selection"]["temperature"], config["model"]["depth"]) == (0.3, 0.5, 2)
+    tags = enc.__sklearn_tags__().input_tags
+    assert tags.three_d_array and tags.allow_nan
+
+
+def test_a_grid_search_over_nested_and_plain_parameters_runs_on_basic_motions():
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+    from sklearn.svm import SVC
+
+    from iars.data import read_uea
+
+    X, y, _, _ = read_uea("BasicMotions")
+    model = Pipeline([("enc", TimeSeriesEncoder(steps=2, encoder_params={"depth": 1, "hidden": 8})), ("svc", SVC())])
+    search = GridSearchCV(model, {"enc__loss__alpha": [0.2, 0.8], "enc__K": [4, 8]}, cv=2).fit(X, y)
+    assert len(search.cv_results_["params"]) == 4 and np.isfinite(search.cv_results_["mean_test_score"]).all()
+    best = search.best_estimator_.named_steps["enc"]
+    assert best.loss_params["alpha"] in (0.2, 0.8) and best.module_.alpha == best.loss_params["alpha"]
