@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -16,16 +16,13 @@ import torch
 from iars.errors import ConfigError
 from iars.runs import CHECKPOINT_FILE
 
-if TYPE_CHECKING:
-    from iars.module import ContrastivePretrainer
-
 COMPARED_HPARAMS = {"seed": "seed", "lr": "lr", "averaged": "averaged", "max_length": "the training series' length",
                     "normaliser": "the training data's statistics", "encoder": "model"}
 """Module settings a checkpoint must share with the run that resumes it, and what they are
 called in a config (the loss settings are ``loss.<name>``)."""
 
 
-def check_checkpoint(path: str | Path, module: ContrastivePretrainer) -> None:
+def check_checkpoint(path: str | Path, module: pl.LightningModule) -> None:
     """Refuse a checkpoint that is missing, not an iars module's, or trained with other
     settings than ``module``'s (encoder, loss, data), naming the differences."""
     path = Path(path)
@@ -102,3 +99,11 @@ def set_random_state(state: dict[str, Any]) -> None:
     np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
+
+
+def selection_history(checkpoint: Mapping) -> list | None:
+    """The selection callback's history in a Lightning checkpoint, if any."""
+    for key, state in checkpoint.get("callbacks", {}).items():
+        if "ResolutionSelection" in key and isinstance(state, Mapping):
+            return state.get("history")
+    return None

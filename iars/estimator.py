@@ -6,10 +6,8 @@ finished run's checkpoint back into one.
 from __future__ import annotations
 
 import inspect
-import logging
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,30 +16,15 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from iars.checkpoints import selection_history
 from iars.data import BATCH_SIZE, MAX_TRAIN_LENGTH, ArrayDataModule, Normaliser, pad_to_array
-from iars.encoders import ENCODERS
-from iars.errors import ConfigError, DataError
-from iars.evaluate import Windows, check_pooling, encode
+from iars.errors import DataError
+from iars.evaluate import Windows, encode
+from iars.loggers import lightning_output
 from iars.module import ContrastivePretrainer
-from iars.pipeline import loss_settings, pretrain
+from iars.params import DEFAULT_SEED, NESTED_PARAMS, params_from_config, run_config, with_nested
+from iars.pipeline import pretrain
 from iars.runs import CHECKPOINT_FILE
-from iars.variants import VARIANTS, variant, variant_of
-
-DEFAULT_SEED = 42
-"""The default seed of every entry point: ``seed`` in ``conf/train.yaml`` and ``conf/baselines.yaml``."""
-
-CONFIG_PATHS = {
-    "K": ("model", "K"), "steps": ("trainer", "max_steps"), "epochs": ("trainer", "max_epochs"),
-    "batch_size": ("dataset", "batch_size"), "lr": ("lr",), "seed": ("seed",),
-    "precision": ("trainer", "precision"), "pooling": ("classifier", "pooling"),
-    "max_train_length": ("dataset", "max_train_length"), "averaged": ("averaged",),
-}
-"""Where each plain parameter lives in a run config: :meth:`TimeSeriesEncoder.run_config`
-writes it there and :meth:`TimeSeriesEncoder.params_from_config` reads it back."""
-
-TRAINER = "pytorch_lightning.Trainer"
-_ENCODER_NAMES = {f"{cls.__module__}.{cls.__qualname__}": name for name, cls in ENCODERS.items()}
-_LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")
 
 
 class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
@@ -148,28 +131,19 @@ class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
 
     # -- scikit-learn: nested parameters, tags -----------------------------------------
 
-    NESTED = {"loss": "loss_params", "encoder": "encoder_params"}
-    """Prefixes of nested parameters: ``loss__alpha`` sets ``loss_params["alpha"]``,
-    ``encoder__depth`` sets ``encoder_params["depth"]`` (skorch's ``module__x`` convention), so
-    that ``GridSearchCV`` and ``set_params`` reach inside them."""
+    NESTED = NESTED_PARAMS
 
     def set_params(self, **params: Any) -> TimeSeriesEncoder:
         """Set parameters, also nested ones (``loss__alpha=0.3``, ``encoder__depth=4``; a
-        ``selection`` key of the loss as ``loss__selection__temperature``)."""
+        ``selection`` key of the loss as ``loss__selection__temperature``): :data:`iars.params.NESTED_PARAMS`."""
         plain = {}
         for key, value in params.items():
             prefix, sep, rest = key.partition("__")
-            if not sep or prefix not in self.NESTED:
+            if sep and prefix in NESTED_PARAMS:
+                target = NESTED_PARAMS[prefix]
+                setattr(self, target, with_nested(getattr(self, target), rest.split("__"), value))
+            else:
                 plain[key] = value
-                continue
-            target = self.NESTED[prefix]
-            nested = {k: dict(v) if isinstance(v, Mapping) else v for k, v in (getattr(self, target) or {}).items()}
-            node = nested
-            *parents, name = rest.split("__")
-            for parent in parents:
-                node = node.setdefault(parent, {})
-            node[name] = value
-            setattr(self, target, nested)
         return super().set_params(**plain)
 
     def __sklearn_tags__(self):
@@ -182,61 +156,15 @@ class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
 
     def run_config(self) -> dict[str, Any]:
         """The parameters as a run config (the shape ``conf/train.yaml`` composes), which
-        :func:`iars.pipeline.pretrain` trains."""
-        target = self.encoder
-        if self.encoder in ENCODERS:
-            cls = ENCODERS[self.encoder]
-            target = f"{cls.__module__}.{cls.__qualname__}"
-        elif "." not in str(self.encoder):
-            raise ConfigError(f"encoder={self.encoder!r}: choose one of {', '.join(ENCODERS)}, or give the import "
-                              "path of an encoder class")
-        check_pooling(self.pooling, "pooling")
-        config: dict[str, Any] = {
-            "compile": False,
-            "model": {"_target_": target, **(self.encoder_params or {})},
-            "loss": variant(self.loss).loss_config(**(self.loss_params or {})),
-            "trainer": {
-                "_target_": TRAINER, "accelerator": {"cuda": "gpu"}.get(self.device, self.device), "devices": 1,
-                "deterministic": "warn", "log_every_n_steps": 1, "enable_progress_bar": bool(self.verbose),
-                "enable_model_summary": False, "enable_checkpointing": False,
-            },
-            "dataset": {},
-            "classifier": {},
-        }
-        for param, path in CONFIG_PATHS.items():
-            *parents, key = path
-            node = config
-            for name in parents:
-                node = node[name]
-            node[key] = getattr(self, param)
-        return config
+        :func:`iars.pipeline.pretrain` trains (:func:`iars.params.run_config`)."""
+        return run_config(self.get_params())
 
     @classmethod
     def params_from_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:
-        """The estimator parameters of a run config (a CLI run's, or :meth:`run_config`'s): the
-        inverse of :meth:`run_config` (:data:`CONFIG_PATHS`); absent keys take the defaults."""
-        params = {k: v.default for k, v in inspect.signature(cls.__init__).parameters.items() if k != "self"}
-        for param, path in CONFIG_PATHS.items():
-            node = config
-            for name in path:
-                node = node.get(name, {}) if isinstance(node, Mapping) else {}
-            if node != {}:
-                params[param] = node
-        model = {k: v for k, v in config["model"].items() if k not in ("_target_", "_partial_", "in_channels", "K")}
-        loss = loss_settings(config["loss"])
-        name = config["loss"].get("variant")
-        if name not in VARIANTS:  # unnamed, or a name of the user's own
-            name = variant_of(loss) or loss["mode"]
-        fixed = variant(name).loss_config()
-        extra = {k: v for k, v in loss.items() if k not in fixed or fixed[k] != v}
-        params.update({
-            "loss": name,
-            "encoder": _ENCODER_NAMES.get(config["model"]["_target_"], config["model"]["_target_"]),
-            "device": config["trainer"].get("accelerator", "auto"),
-            "loss_params": extra or None,
-            "encoder_params": model or None,
-        })
-        return params
+        """The estimator parameters of a run config (a CLI run's, or :meth:`run_config`'s); absent
+        keys take the defaults (:func:`iars.params.params_from_config`)."""
+        defaults = {k: v.default for k, v in inspect.signature(cls.__init__).parameters.items() if k != "self"}
+        return params_from_config(config, defaults)
 
     # -- fit, transform ---------------------------------------------------------------
 
@@ -244,7 +172,7 @@ class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
         """Pretrain on the series X (N×C×T, or a list of C×T_i); labels are not used."""
         config = self.run_config()
         datamodule = ArrayDataModule(X, name="X", seed=self.seed, **config["dataset"])
-        with _lightning_output(self.verbose):
+        with lightning_output(self.verbose):
             fitted = pretrain(config, datamodule)
         module = fitted.module.cpu().eval()
         self._set_fitted(module, pretrain_time_s_=fitted.clock.seconds, n_steps_=fitted.clock.steps,
@@ -331,7 +259,7 @@ class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
         module = ContrastivePretrainer(**{**hparams, "compile_encoder": False})
         module.load_state_dict(checkpoint["state_dict"])
         fitted = dict(record.get("fitted") or {})
-        fitted.setdefault("history_", _selection_history(checkpoint))
+        fitted.setdefault("history_", selection_history(checkpoint))
         estimator._set_fitted(module.eval(), **fitted)
         return estimator
 
@@ -352,26 +280,3 @@ def load_run(run_dir: str | os.PathLike) -> TimeSeriesEncoder:
         raise DataError(f"{run_dir} {where}: give the folder of a run that saved its checkpoint "
                         "(save_checkpoint=true, the default)")
     return TimeSeriesEncoder.load(path)
-
-
-def _selection_history(checkpoint: Mapping) -> list | None:
-    """The selection callback's history in a Lightning checkpoint, if any."""
-    for key, state in checkpoint.get("callbacks", {}).items():
-        if "ResolutionSelection" in key and isinstance(state, Mapping):
-            return state.get("history")
-    return None
-
-
-@contextmanager
-def _lightning_output(verbose: bool) -> Iterator[None]:
-    """Lightning's info messages (devices, tips) shown only when ``verbose``."""
-    loggers = [logging.getLogger(name) for name in _LIGHTNING_LOGGERS]
-    levels = [logger.level for logger in loggers]
-    if not verbose:
-        for logger in loggers:
-            logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)

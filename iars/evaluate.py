@@ -69,7 +69,7 @@ def encode(
                 if pooling is None:
                     out[idx, :length] = z.numpy()
                 else:
-                    out[idx] = (z.amax(dim=1) if pooling == "max" else z.mean(dim=1)).numpy()
+                    out[idx] = _pool(z, pooling).numpy()
         return out
     finally:
         encoder.train(was_training)
@@ -86,13 +86,18 @@ def series_lengths(X, batch_size: int = 64) -> np.ndarray:
     return np.concatenate(lengths) if lengths else np.zeros(0, dtype=int)
 
 
+def _pool(z: torch.Tensor, pooling: str | None) -> torch.Tensor:
+    """z (B×T×K) pooled over time by ``pooling`` (B×K), or as it is (None)."""
+    return z if pooling is None else z.amax(dim=1) if pooling == "max" else z.mean(dim=1)
+
+
 def _encode_padded(encoder, X, pooling, batch_size, device) -> np.ndarray:
     length = X[:1].shape[1] if len(X) else 1
     batch_size = max(1, min(batch_size, BATCH_TIMESTAMPS // length))
     out = []
     for start in range(0, len(X), batch_size):
         z = encoder(torch.from_numpy(np.ascontiguousarray(X[start : start + batch_size])).to(device))  # B×T×K
-        out.append((z if pooling is None else z.amax(dim=1) if pooling == "max" else z.mean(dim=1)).cpu())
+        out.append(_pool(z, pooling).cpu())
     return torch.cat(out).numpy()
 
 

@@ -34,11 +34,11 @@ def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
     for old, new in RENAMED_RECORD_KEYS.items():
         if old in record:
             record.setdefault(new, record.pop(old))
-    config = record.get("config")
-    if isinstance(config, dict) and isinstance(config.get("loss"), Mapping):
+    config = record["config"] if isinstance(record.get("config"), dict) else {}
+    if isinstance(config.get("loss"), Mapping):
         config["loss"] = upgrade_loss(config["loss"])
     if "loss" in record and record["loss"] != "baselines":
-        loss = (config or {}).get("loss", {}) if isinstance(config, dict) else {}
+        loss = config.get("loss") or {}
         # a setting no variant fixes (loss=fixed loss.resolution=2) runs as its mode's variant
         record.setdefault("variant", variant_of({**loss, "mode": record["loss"]}) or record["loss"])
     return record

@@ -2,7 +2,9 @@
 config, results logged, the model uploaded, the run closed."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +57,21 @@ def finish(logger) -> None:
         import wandb
 
         wandb.finish()
+
+
+_LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")
+
+
+@contextmanager
+def lightning_output(verbose: bool) -> Iterator[None]:
+    """Lightning's info messages (devices, tips) shown only when ``verbose``."""
+    loggers = [logging.getLogger(name) for name in _LIGHTNING_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    if not verbose:
+        for logger in loggers:
+            logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
