@@ -18,8 +18,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from iars.checkpoints import selection_history
 from iars.data import BATCH_SIZE, MAX_TRAIN_LENGTH, ArrayDataModule, Normaliser, pad_to_array
-from iars.errors import DataError
-from iars.evaluate import Windows, encode
+from iars.encoding import Windows, encode
+from iars.errors import ConfigError, DataError
 from iars.loggers import lightning_output
 from iars.module import ContrastivePretrainer
 from iars.params import DEFAULT_SEED, NESTED_PARAMS, params_from_config, run_config, with_nested
@@ -184,7 +184,7 @@ class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
         return self.encode(X)
 
     def encode(self, X, *, per_timestamp: bool = False, window: int | None = None, stride: int | None = None,
-               batch_size: int = 64, exact: bool = False) -> np.ndarray:
+               batch_size: int = 64, exact: bool = False, **ts2vec: Any) -> np.ndarray:
         """Encode series X (N×C×T, or a list of C×T_i, NaN-padded to the longest).
 
         - default: N×K, each series pooled by ``pooling`` (as :meth:`transform`);
@@ -194,17 +194,26 @@ class TimeSeriesEncoder(TransformerMixin, BaseEstimator):
           context on long series): N×W×K, or N×W×w×K per timestamp.
 
         Each series is encoded at its own length, so its embedding does not depend on the other
-        series in the call (:func:`iars.evaluate.encode`; within ~1e-6 on the CPU across batch
+        series in the call (:func:`iars.encoding.encode`; within ~1e-6 on the CPU across batch
         compositions, bit for bit with ``exact=True``).
+
+        TS2Vec's encodings, with its semantics (:func:`iars.encoding.encode`): ``mask``
+        (``"mask_last"``, …), ``encoding_window`` (an int or ``"multiscale"``: per timestamp),
+        ``causal``, ``sliding_length`` and ``sliding_padding`` (each step from the window of the
+        ``sliding_padding`` steps before it), e.g. forecasting's features
+        ``encode(X, per_timestamp=True, causal=True, sliding_length=1, sliding_padding=200)``.
         """
         check_is_fitted(self)
         X = self._prepare(X)
         encoder = self.module_.eval_encoder.to(self._encode_device())
-        pooling = None if per_timestamp else self.pooling
+        window_pooled = ts2vec.get("encoding_window") not in (None, "full_series")
+        pooling = None if per_timestamp or window_pooled else self.pooling
         if window is None:
-            return encode(encoder, X, pooling, batch_size, exact=exact)
+            return encode(encoder, X, pooling, batch_size, exact=exact, **ts2vec)
+        if ts2vec.get("sliding_length") is not None:
+            raise ConfigError("window= cuts windows without context, sliding_length= with it: give one of them")
         windows = Windows(X, window, stride or window)
-        out = encode(encoder, windows, pooling, batch_size, exact=exact)
+        out = encode(encoder, windows, pooling, batch_size, exact=exact, **ts2vec)
         return out.reshape(len(X), windows.per_series, *out.shape[1:])
 
     def _prepare(self, X) -> np.ndarray:

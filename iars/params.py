@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from iars.encoders import ENCODERS
+from iars.encoding import check_pooling
 from iars.errors import ConfigError
-from iars.evaluate import check_pooling
 from iars.pipeline import loss_settings
 from iars.variants import VARIANTS, variant, variant_of
 

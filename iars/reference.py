@@ -1,6 +1,6 @@
-"""Slow, obviously-correct formulations of the losses of :mod:`iars.losses`: the oracle the
-tests compare the fast code to, and the baseline ``scripts/bench.py --losses`` times it
-against. z1, z2 are B×T×K; each function returns a scalar.
+"""Slow, obviously-correct formulations of the losses of :mod:`iars.losses` and of TS2Vec's
+``encode`` loop: the oracles the tests compare the fast code to, and the baselines
+``scripts/bench.py --losses`` times it against. z1, z2 are B×T×K; each loss returns a scalar.
 
 - loop formulation (:func:`instance_loss`, :func:`temporal_loss`, :func:`level_losses`,
   :func:`hierarchical_loss`): written from the formulas, loops over timestamps and series
@@ -9,6 +9,7 @@ against. z1, z2 are B×T×K; each function returns a scalar.
   straightforward tensor code (one full similarity matrix per group, a masked copy,
   log-softmax, gather), as iars had it before its fused and blocked losses.
 """
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -89,3 +90,62 @@ def dense_temporal_loss(z1, z2):
     if z1.size(1) == 1:
         return z1.new_zeros(())
     return _dense_contrast(torch.cat([z1, z2], dim=1))
+
+
+# -- TS2Vec's encode loop ----------------------------------------------------------------
+
+
+def _pad_nan(x, left, right):
+    """x (B×T×C) with ``left``/``right`` NaN timestamps added."""
+    B, _, C = x.shape
+    return torch.cat([torch.full((B, left, C), float("nan")), x, torch.full((B, right, C), float("nan"))], dim=1)
+
+
+def _eval_with_pooling(encoder, x, mask, slicing, encoding_window):
+    """TS2Vec's ``_eval_with_pooling``: encode x (B×T×C), pool as ``encoding_window`` says, keep ``slicing``."""
+    out = encoder(x) if mask == "all_true" else encoder(x, mask=mask)
+    if encoding_window == "full_series":
+        out = out[:, slicing]
+        return out.max(dim=1, keepdim=True).values
+    if isinstance(encoding_window, int):
+        k = encoding_window
+        out = F.max_pool1d(out.transpose(1, 2), kernel_size=k, stride=1, padding=k // 2).transpose(1, 2)
+        out = out[:, :-1] if k % 2 == 0 else out
+    elif encoding_window == "multiscale":
+        scales, p = [], 0
+        while (1 << p) + 1 < out.size(1):
+            kernel = (1 << (p + 1)) + 1
+            scales.append(F.max_pool1d(out.transpose(1, 2), kernel_size=kernel, stride=1, padding=1 << p).transpose(1, 2))
+            p += 1
+        out = torch.cat(scales, dim=-1)
+    return out[:, slicing]
+
+
+@torch.no_grad()
+def ts2vec_encode(encoder, data, mask="all_true", encoding_window=None, causal=False, sliding_length=None,
+                  sliding_padding=0, batch_size=8):
+    """TS2Vec's ``encode`` as its loop reads, window by window (data: N×T×C, one length), up to
+    ``batch_size`` windows per forward as its buffer gathers them: N×T×K per timestamp, N×K
+    with ``encoding_window="full_series"``; with sliding windows the last window's overhang past
+    T is cut off (TS2Vec returns it)."""
+    encoder.eval()
+    data = torch.as_tensor(np.asarray(data, dtype=np.float32))
+    T, full = data.shape[1], slice(None)
+    out = []
+    for start in range(0, len(data), batch_size):
+        x = data[start : start + batch_size]
+        if sliding_length is None:
+            out.append(_eval_with_pooling(encoder, x, mask, full, encoding_window))
+            continue
+        reprs, buffer, keep = [], [], slice(sliding_padding, sliding_padding + sliding_length)
+        for i in range(0, T, sliding_length):
+            left, right = i - sliding_padding, i + sliding_length + (0 if causal else sliding_padding)
+            buffer.append(_pad_nan(x[:, max(left, 0) : min(right, T)], max(-left, 0), max(right - T, 0)))
+            if (len(buffer) + 1) * len(x) > batch_size or i + sliding_length >= T:  # TS2Vec's buffer of windows
+                out_ = _eval_with_pooling(encoder, torch.cat(buffer), mask, keep, encoding_window)
+                reprs += torch.split(out_, len(x))
+                buffer = []
+        z = torch.cat(reprs, dim=1)
+        out.append(z.max(dim=1, keepdim=True).values if encoding_window == "full_series" else z[:, :T])
+    z = torch.cat(out)
+    return (z[:, 0] if encoding_window == "full_series" else z).numpy()

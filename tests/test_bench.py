@@ -32,6 +32,27 @@ def test_losses_mode_times_and_measures_every_variant(tmp_path, capsys):
     assert all(r["seconds"] > 0 and r["peak_mb"] >= 0 for r in row.values())
 
 
+def test_encode_mode_times_iars_against_ts2vecs_loop_on_the_same_weights(tmp_path, capsys):
+    out = tmp_path / "encode.json"
+    bench.main(["--encode", "--T", "30", "--K", "8", "--channels", "2", "--padding", "6", "--rounds", "1",
+                "--json", str(out)])
+    assert "| loop |" in capsys.readouterr().out
+    result = json.loads(out.read_text())["T=30,K=8"]
+    assert set(result["seconds"]) == {"iars", "loop"} and all(s > 0 for s in result["seconds"].values())
+    assert result["max_abs_diff_from_iars"]["loop"] < 1e-5
+
+
+def test_reference_weights_keep_their_names_under_ts2vecs_encoder():
+    """The state dict handed to the reference TS2Vec: its TSEncoder's names, nothing lost."""
+    from iars.bench.reference_worker import ts2vec_state
+    from iars.encoders import DilatedConvEncoder
+
+    state = DilatedConvEncoder(2, K=8, hidden=4, depth=2).state_dict()
+    renamed = ts2vec_state(state)
+    assert len(renamed) == len(state) and "feature_extractor.net.0.conv1.conv.weight" in renamed
+    assert "feature_extractor.net.2.projector.bias" in renamed and "input_fc.weight" in renamed
+
+
 def test_probe_mode_times_one_measurement_each_way(tmp_path, capsys):
     out = tmp_path / "probe.json"
     bench.main(["--probe", "--K", "8", "--steps", "3", "--json", str(out), "dataset=synthetic",

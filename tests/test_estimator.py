@@ -14,6 +14,7 @@ from sklearn.svm import SVC
 import iars
 from helpers import NO_LOGGER, compose_cfg, train
 from iars.data import read_uea
+from iars.encoding import encode
 from iars.errors import ConfigError, DataError
 from iars.estimator import TimeSeriesEncoder
 
@@ -60,6 +61,20 @@ def test_sliding_windows_equal_encoding_each_window_alone(fitted):
         alone = enc.encode(X[:, :, start:start + 20])  # the slow twin: one window at a time
         np.testing.assert_allclose(out[:, j], alone, rtol=1e-6, atol=1e-6)
     assert enc.encode(X, window=32, per_timestamp=True).shape == (12, 2, 32, 8)
+
+
+def test_ts2vec_encodings_reach_through_the_estimator(fitted):
+    """encode(**TS2Vec's options) is iars.encoding.encode on the normalised series: causal
+    sliding per timestamp, multiscale per timestamp, mask_last pooled."""
+    enc, X = fitted
+    Z = enc.normaliser_.transform(X.transpose(0, 2, 1))
+    for options, pooling in [({"causal": True, "sliding_length": 1, "sliding_padding": 16}, None),
+                             ({"encoding_window": "multiscale"}, None), ({"mask": "mask_last"}, "max")]:
+        got = enc.encode(X, per_timestamp=pooling is None, **options)
+        np.testing.assert_array_equal(got, encode(enc.module_.eval_encoder, Z, pooling, **options))
+    assert enc.encode(X, encoding_window=3).shape == (12, 64, 8)  # an int kernel is per timestamp
+    with pytest.raises(ConfigError, match="give one of them"):
+        enc.encode(X, window=20, sliding_length=1)
 
 
 def test_unequal_lengths_univariate_and_missing_values():

@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from iars.encoders import DilatedConvEncoder
+from iars.encoding import encode, series_lengths
 from iars.errors import ConfigError
-from iars.evaluate import classify, encode, fit_svm, series_lengths
+from iars.evaluate import classify, fit_svm
 
 
 class _Echo(torch.nn.Module):

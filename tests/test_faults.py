@@ -325,7 +325,7 @@ def test_the_classifier_stage_on_length_20000_stays_under_1_gb():
 import numpy as np, torch
 from pathlib import Path
 from iars.encoders import DilatedConvEncoder
-from iars.evaluate import encode
+from iars.encoding import encode
 def kb(field):
     return next(int(l.split()[1]) for l in Path('/proc/self/status').read_text().splitlines() if l.startswith(field + ':'))
 enc = DilatedConvEncoder(3, K=320)

@@ -5,9 +5,10 @@
     iars-bench --losses                      # T 500..3000, B 8, K 64 and 320
     iars-bench --probe --K 320 dataset=atrial_fibrillation dataset.data_dir=../shared/data/UEA
     iars-bench --losses --device cuda
+    iars-bench --encode --vs-reference ../ts2vec   # causal sliding encoding of a 17 420-step series
 
 (``python scripts/bench.py ...`` is the same.) One mode per command: the training loop's steps
-(the default), ``--runs``, ``--overhead``, ``--probe`` or ``--losses``; two modes are refused,
+(the default), ``--runs``, ``--overhead``, ``--probe``, ``--losses`` or ``--encode``; two modes are refused,
 and so is an option the chosen mode does not use. Hydra overrides (``key=value``,
 ``+key=value``, ``~key``) select the dataset, encoder and anything else: they may stand before,
 among or after the options, or after ``--``; a word that is neither is refused. ``--losses``
@@ -42,6 +43,10 @@ formulation (:mod:`iars.reference`: a full similarity matrix, a masked copy,
 log-softmax, gather) against iars's, alternating in one process, and each variant's
 peak memory in a fresh subprocess (max RSS on CPU, ``torch.cuda.max_memory_allocated``
 on GPU), counted from just before the loss.
+
+``--encode`` times the causal sliding encoding of forecasting and anomaly detection
+(:mod:`iars.bench.encoding`): iars's against TS2Vec's loop and, with ``--vs-reference DIR``,
+the reference's own ``encode``, with the same weights, and checks their outputs agree.
 """
 # The package: common (variants, config composition, table printer), one module per mode: steps
 # (the default), runs, overhead, probe, losses (with loss_timing, the unit it times). Two internal
@@ -61,7 +66,8 @@ from iars.bench.common import VARIANTS
 from iars.bench.loss_timing import LOSS_VARIANTS
 
 MODES = {"runs": "time whole iars-train runs", "overhead": "what a default run adds per step",
-         "probe": "one measurement: scoring=probe against reuse", "losses": "time the losses themselves"}
+         "probe": "one measurement: scoring=probe against reuse", "losses": "time the losses themselves",
+         "encode": "time causal sliding encoding"}
 """The modes besides the default one (``steps``), each a flag; at most one per command."""
 
 OPTIONS = {
@@ -70,11 +76,14 @@ OPTIONS = {
     "overhead": ("K", "batch_size", "steps", "rounds", "variants", "profile", "json", "overrides"),
     "probe": ("K", "batch_size", "steps", "json", "overrides"),
     "losses": ("K", "batch_size", "rounds", "T", "device", "loss_variants", "json"),
+    "encode": ("K", "rounds", "T", "channels", "padding", "vs_reference", "json"),
 }
 """The options each mode uses: any other given is refused, not ignored."""
 
 DEFAULTS = {"K": [320, 64], "batch_size": 8, "rounds": 2, "variants": ["hier", "iars", "random", "floor"],
             "T": [500, 1000, 2000, 3000], "device": "cpu", "loss_variants": list(LOSS_VARIANTS), "profile": False}
+MODE_DEFAULTS = {"encode": {"K": [320], "T": [17420], "channels": 8, "padding": 200}}
+"""Defaults of one mode that differ from :data:`DEFAULTS` (``--encode``: ETTh1's length, its 7 covariates + 1)."""
 STEPS = {"steps": 10, "runs": None, "probe": 20, "overhead": 40}  # --steps' default per mode (runs: TS2Vec's budget)
 
 _KEY = r"[A-Za-z_$][\w$\-]*(?:[./][\w$\-]+)*(?:@[\w$.\-/]*)?"
@@ -124,7 +133,10 @@ def parser() -> tuple[argparse.ArgumentParser, set[str]]:
         p.add_argument("--loss-variants", nargs="+",
                        help=f"{', '.join(LOSS_VARIANTS)} or iars-block<N> (--losses; default all)"),
         p.add_argument("--profile", action="store_const", const=True, help="--overhead: also profile a default run"),
-        p.add_argument("--vs-reference", type=Path, metavar="DIR", help="--runs: also the reference TS2Vec checkout at DIR"),
+        p.add_argument("--vs-reference", type=Path, metavar="DIR",
+                       help="--runs, --encode: also the reference TS2Vec checkout at DIR"),
+        p.add_argument("--channels", type=positive, help="--encode: channels of the series (default 8)"),
+        p.add_argument("--padding", type=int, help="--encode: the context before each timestamp (default 200)"),
     ]
     p.add_argument("overrides", nargs="*", type=override, metavar="key=value",
                    help="Hydra overrides of iars-train's config (not --losses)")
@@ -161,7 +173,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         mode = "the default mode (the training loop's steps)" if args.mode == "steps" else f"--{args.mode}"
         p.error(f"{', '.join(map(_spelled, unused))}: not used by {mode}, which takes "
                 f"{', '.join(_spelled(d) for d in OPTIONS[args.mode])}")
-    for dest, value in DEFAULTS.items():
+    for dest, value in {**DEFAULTS, **MODE_DEFAULTS.get(args.mode, {})}.items():
         if getattr(args, dest) is None:
             setattr(args, dest, list(value) if isinstance(value, list) else value)
     if args.steps is None:
@@ -177,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         from iars.bench.losses import bench_losses
 
         report = bench_losses(args.T, args.K, args.batch_size, args.device, args.rounds, args.loss_variants)
+    elif args.mode == "encode":
+        from iars.bench.encoding import bench_encode
+
+        report = bench_encode(args)
     else:
         from iars.bench import overhead, probe, runs, steps
 

@@ -1,11 +1,15 @@
-"""Internal: the subprocess that fits the reference TS2Vec for ``iars-bench --runs --vs-reference``.
+"""Internal: the subprocess that runs the reference TS2Vec for ``iars-bench --vs-reference``.
 
     python -m iars.bench.reference_worker DATA.npz K,HIDDEN,DEPTH N_ITERS SEED BATCH_SIZE MAX_TRAIN_LENGTH PROTOCOL
+    python -m iars.bench.reference_worker encode WEIGHTS.pt X.npy K,HIDDEN,DEPTH PADDING OUT.npy
 
 Not a user command: :func:`iars.bench.runs.reference_run` starts it in a fresh process with the
 reference checkout first on PYTHONPATH (so that ``import ts2vec`` finds it, away from this
 process's modules), on the arrays it saved to DATA.npz. It prints one line of JSON: the fit
-seconds, steps and the accuracy of the runs' classifier protocol.
+seconds, steps and the accuracy of the runs' classifier protocol. ``encode`` (for
+``--encode``) loads an iars :class:`~iars.encoders.DilatedConvEncoder`'s weights into TS2Vec's
+encoder, times its causal sliding ``encode`` of X (1×T×C; batch 256 windows, its forecasting
+setting), saves the output to OUT.npy and prints its seconds.
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ import torch
 from iars.devices import synchronize
 
 USAGE = ("usage: python -m iars.bench.reference_worker DATA.npz K,HIDDEN,DEPTH N_ITERS SEED BATCH_SIZE "
-         "MAX_TRAIN_LENGTH PROTOCOL")
+         "MAX_TRAIN_LENGTH PROTOCOL\n   or: python -m iars.bench.reference_worker encode WEIGHTS.pt X.npy "
+         "K,HIDDEN,DEPTH PADDING OUT.npy")
 
 
 def fit_reference(data: str, sizes: str, n_iters: str, seed: str, batch_size: str, max_train_length: str,
@@ -49,8 +54,37 @@ def fit_reference(data: str, sizes: str, n_iters: str, seed: str, batch_size: st
     return {"pretrain_s": seconds, "median_step": None, "run_s": None, "steps": model.n_iters, "acc": acc}
 
 
+def ts2vec_state(state: dict) -> dict:
+    """An iars DilatedConvEncoder's state dict under TS2Vec's TSEncoder's names."""
+    renamed = {}
+    for key, value in state.items():
+        if key.startswith("backbone."):
+            _, i, part, rest = key.split(".", 3)
+            key = f"feature_extractor.net.{i}.{part}." + (f"conv.{rest}" if part in ("conv1", "conv2") else rest)
+        renamed[key] = value
+    return renamed
+
+
+def encode_reference(weights: str, data: str, sizes: str, padding: str, out: str) -> dict:
+    """TS2Vec's causal sliding ``encode`` with the given weights: its seconds (the output saved to ``out``)."""
+    import ts2vec
+
+    X = np.load(data)
+    K, hidden, depth = map(int, sizes.split(","))
+    model = ts2vec.TS2Vec(input_dims=X.shape[2], output_dims=K, hidden_dims=hidden, depth=depth, device="cpu")
+    model.net.module.load_state_dict(ts2vec_state(torch.load(weights)))
+    start = time.perf_counter()
+    z = model.encode(X, causal=True, sliding_length=1, sliding_padding=int(padding), batch_size=256)
+    seconds = time.perf_counter() - start
+    np.save(out, z)
+    return {"encode_s": seconds}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["encode"] and len(argv) == 6:
+        print(json.dumps(encode_reference(*argv[1:])))
+        return 0
     if len(argv) != 7:
         print(USAGE, file=sys.stderr)
         return 2

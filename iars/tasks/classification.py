@@ -10,8 +10,9 @@ import numpy as np
 from torch import nn
 
 from iars.data import Split, TimeSeriesDataModule
+from iars.encoding import check_pooling, encode
 from iars.errors import ConfigError, DataError
-from iars.evaluate import PROTOCOLS, check_pooling, classify, encode
+from iars.evaluate import PROTOCOLS, classify
 from iars.runs import write_embeddings
 
 
