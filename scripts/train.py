@@ -23,6 +23,7 @@ from iars import pipeline
 from iars.errors import IarsError
 from iars.exits import refuse, run_cli
 from iars.legacy import upgrade_overrides
+from iars.tasks import task
 
 
 def main() -> None:
@@ -38,7 +39,7 @@ def main() -> None:
 def _main(cfg: DictConfig) -> float | None:
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     result = run_cli(pipeline.train, config, sweep=HydraConfig.get().mode == RunMode.MULTIRUN)
-    return result.get("acc") if result else None
+    return task(config.get("task")).validation_score(result) if result else None  # for sweepers: never the test split
 
 
 if __name__ == "__main__":

@@ -46,6 +46,18 @@ def test_classifiers_separate_separable_classes(n, protocol):
     assert scores["acc"] > 0.9 and 0 <= scores["f1"] <= 1
 
 
+@pytest.mark.parametrize("n", [12, 90])  # refitted on folds / the grid search's best score
+@pytest.mark.parametrize("protocol", ["svm", "logreg"])
+def test_the_validation_accuracy_never_sees_the_test_split(n, protocol):
+    """val_acc (what iars-train returns to a sweeper) is the same whatever the test split holds."""
+    Xtr, ytr = _blobs(n, 0)
+    Xte, yte = _blobs(60, 1)
+    a = classify(Xtr, ytr, Xte, yte, protocol)
+    b = classify(Xtr, ytr, Xte[::-1] * 0, np.zeros_like(yte), protocol)
+    assert a["val_acc"] == b["val_acc"] and 0.9 < a["val_acc"] <= 1 and a["acc"] != b["acc"]
+    assert classify(Xtr[:4], np.array([0, 0, 1, 2]), Xte, yte, protocol)["val_acc"] is None  # a class of one
+
+
 def test_svm_protocol_switches_to_grid_search():
     from sklearn.model_selection import GridSearchCV
 

@@ -8,10 +8,11 @@ from iars.tasks import TASKS, classification, task
 
 
 def test_the_default_task_is_classification(tmp_path):
-    assert plain(compose_cfg(tmp_path))["task"] == "classification"
-    assert task("classification") is task(None) is classification and list(TASKS) == ["classification"]
+    assert plain(compose_cfg(tmp_path))["task"] == {"name": "classification"}
+    assert task({"name": "classification"}) is task("classification") is task(None) is classification
+    assert list(TASKS) == ["classification"]
     for stage in TASKS.values():
-        assert all(callable(getattr(stage, f)) for f in ("check", "evaluate", "summary"))
+        assert all(callable(getattr(stage, f)) for f in ("check", "evaluate", "validation_score", "summary"))
 
 
 def test_an_unknown_task_is_named_with_the_choices():

@@ -2,12 +2,16 @@
 
 A task is a module with ``check(config, data) -> warnings`` (refuse, before pretraining, what
 would make its stage fail), ``evaluate(config, datamodule, encoder) -> dict`` (its stage and
-its fields of the run's record) and ``summary(record) -> str`` (its part of the summary line).
-:data:`TASKS` names them; :func:`iars.pipeline.train` runs ``config["task"]`` (default
-``classification``). Another task is another module here and a row in :data:`TASKS`.
+its fields of the run's record), ``validation_score(record) -> float | None`` (what a Hydra
+sweeper maximises: a score of data other than the test split) and ``summary(record) -> str``
+(its part of the summary line).
+:data:`TASKS` names them; :func:`iars.pipeline.train` runs ``config["task"]`` (the group
+``conf/task/``: a mapping with ``name`` and the task's settings; default classification).
+Another task is another module here, a row in :data:`TASKS` and a file in ``conf/task/``.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import ModuleType
 
 from iars.errors import ConfigError
@@ -16,9 +20,15 @@ from iars.tasks import classification
 TASKS: dict[str, ModuleType] = {"classification": classification}
 
 
-def task(name: str | None) -> ModuleType:
-    """The task called ``name`` (None: classification)."""
-    name = name or "classification"
+def task_name(spec: Mapping | str | None) -> str:
+    """The task a config's ``task`` names: a ``conf/task/`` mapping, or a name (older runs)."""
+    name = spec.get("name") if isinstance(spec, Mapping) else spec
+    return name or "classification"
+
+
+def task(spec: Mapping | str | None) -> ModuleType:
+    """The task module a config's ``task`` names (None: classification)."""
+    name = task_name(spec)
     if name not in TASKS:
         raise ConfigError(f"task={name!r}: choose one of {', '.join(TASKS)}")
     return TASKS[name]

@@ -53,7 +53,7 @@ def evaluate(config: Mapping, datamodule: TimeSeriesDataModule, encoder: nn.Modu
     data = datamodule.prepare()
     pooling = config["classifier"]["pooling"]
     skipped = skipped_reason(data)
-    scores = {"acc": None, "f1": None}
+    scores = {"acc": None, "f1": None, "val_acc": None}
     if skipped is None or config.get("save_embeddings"):
         train = encode(encoder, data.X_train, pooling)
         test = None if data.X_test is None else encode(encoder, data.X_test, pooling)
@@ -70,6 +70,12 @@ def evaluate(config: Mapping, datamodule: TimeSeriesDataModule, encoder: nn.Modu
         "channels": data.n_channels,
         **scores,
     }
+
+
+def validation_score(record: Mapping[str, Any]) -> float | None:
+    """What a Hydra sweeper maximises: the classifier's cross-validated accuracy on the train
+    embeddings (``val_acc``), never the test accuracy."""
+    return record.get("val_acc")
 
 
 def summary(record: Mapping[str, Any]) -> str:
