@@ -17,8 +17,8 @@ from helpers import REPO, compose_cfg, plain
 from iars import pipeline
 from iars.config import build
 from iars.data.forecast import TIME_FEATURES, ForecastDataModule, split_slices, time_features
+from iars.encoding import encode
 from iars.errors import ConfigError, DataError
-from iars.evaluate import encode
 from iars.tasks import forecasting
 from iars.tasks.forecasting import (
     check,

@@ -25,8 +25,8 @@ from torch import nn
 from iars.config import build, locate
 from iars.data import Split
 from iars.data.forecast import ForecastData, ForecastDataModule, check_horizons, default_horizons
+from iars.encoding import encode
 from iars.errors import ConfigError, DataError
-from iars.evaluate import encode
 
 ALPHAS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 """TS2Vec's ridge penalties (``_eval_protocols.fit_ridge``)."""
@@ -136,8 +136,9 @@ def untrained_encoder(model: Mapping[str, Any], in_channels: int, seed: int, dev
 
 
 def default_lags(padding: int, n_series: int) -> int:
-    """The lagged control's window: ``padding`` steps (what the encoder sees, but the current
-    step), at most :data:`LAGGED_FEATURES` values in all (÷ the series' channels), at least 1."""
+    """The lagged control's window: the last ``padding`` steps up to t (the encoder's window
+    [t − padding, t] less its oldest step), at most :data:`LAGGED_FEATURES` values in all
+    (÷ the series' channels), at least 1."""
     return max(1, min(padding, LAGGED_FEATURES // n_series))
 
 
