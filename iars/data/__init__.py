@@ -13,12 +13,14 @@ configs' ``_target_: iars.data.UEADataModule``):
   ``.npy``/``.npz``/``.csv`` files (:func:`read_series`).
 - :mod:`iars.data.synthetic`: generated series (:func:`make_classification`).
 - :mod:`iars.data.sampler`: the pretraining shuffle a resumed run reproduces (:class:`EpochShuffle`).
+- :mod:`iars.data.forecast`: one dated forecasting series (:class:`ForecastDataModule`,
+  :class:`ForecastData`, :func:`read_forecast_csv`, :func:`time_features`, :func:`split_slices`).
 - :mod:`iars.data.modules`: the LightningDataModules (:class:`TimeSeriesDataModule` and its
   sources :class:`UEADataModule`, :class:`SyntheticDataModule`, :class:`ArrayDataModule`,
   :class:`FileDataModule`) and :func:`load_uea`.
 
 Imports run one way: arrays, readers, synthetic and sampler import none of the others;
-modules imports them all.
+modules imports them all; forecast imports arrays and modules.
 """
 from iars.data.arrays import (
     Normaliser,
@@ -31,6 +33,16 @@ from iars.data.arrays import (
     split_from_raw,
     split_long_series,
     ts2vec_budget,
+)
+from iars.data.forecast import (
+    TIME_FEATURES,
+    DatedSeries,
+    ForecastData,
+    ForecastDataModule,
+    default_horizons,
+    read_forecast_csv,
+    split_slices,
+    time_features,
 )
 from iars.data.modules import (
     BATCH_SIZE,
@@ -52,4 +64,6 @@ __all__ = [
     "SyntheticDataModule", "TimeSeriesDataModule", "UEADataModule", "encode_labels", "load_uea",
     "make_classification", "normalise", "pad_to_array", "pretrain_series", "read_series", "read_uea",
     "series_of", "split_from_raw", "split_long_series", "ts2vec_budget",
+    "TIME_FEATURES", "DatedSeries", "ForecastData", "ForecastDataModule", "default_horizons", "read_forecast_csv",
+    "split_slices", "time_features",
 ]

@@ -206,6 +206,8 @@ class ForecastDataModule(TimeSeriesDataModule):
         target, univariate, date_column: what to read (:func:`read_forecast_csv`).
         horizons: steps ahead to forecast; None: TS2Vec's by file name (:func:`default_horizons`).
         data_dir: the folder of ``path``.
+        padding: the context, in steps before t, that suits this series' encoding (TS2Vec: 200);
+            the forecasting task uses it unless ``task.padding`` is given.
     """
 
     def __init__(
@@ -220,8 +222,10 @@ class ForecastDataModule(TimeSeriesDataModule):
         batch_size: int = BATCH_SIZE,
         seed: int = 0,
         max_train_length: int | None = MAX_TRAIN_LENGTH,
+        padding: int = 200,
     ):
         self.path = None if path is None else Path(data_dir or "") / path
+        self.padding = padding
         file_name = None if self.path is None else self.path.name
         super().__init__(name or (SOLAR if self.path is None else self.path.stem), batch_size, seed, max_train_length)
         self.target, self.univariate, self.date_column = target, bool(univariate), date_column

@@ -32,7 +32,7 @@ ALPHAS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 """TS2Vec's ridge penalties (``_eval_protocols.fit_ridge``)."""
 MAX_SAMPLES = 100_000
 """TS2Vec's cap on the samples the ridge fits and scores (a random subset, random_state 0)."""
-SETTINGS = {"padding": 200, "controls": True, "lags": None}
+SETTINGS = {"padding": None, "controls": True, "lags": None}
 """The task's settings and their defaults: ``padding`` (TS2Vec's 200: each timestamp's window
 is [t − padding, t], and the first ``padding`` train timestamps give no ridge sample),
 ``controls`` (also fit the untrained-encoder and lagged-window controls), ``lags`` (the lagged
@@ -87,7 +87,8 @@ def ridge_forecast(features: np.ndarray, fd: ForecastData, horizons: Sequence[in
                    drop: int = 0) -> dict[str, dict[str, float]]:
     """Features 1×T×F of every timestamp of ``fd`` -> per horizon (keys: the horizon as a string,
     as JSON keeps it) the test ``mse``/``mae`` on the scaled values, ``mse_raw``/``mae_raw`` on the
-    original scale, the chosen ``alpha`` and ``ridge_time_s`` (choosing α and refitting). The first
+    original scale, the chosen ``alpha``, its ``valid_score`` (√MSE + MAE on the valid part, what
+    chose it) and ``ridge_time_s`` (choosing α and refitting). The first
     ``drop`` train timestamps give no sample (TS2Vec: their windows reach before the series)."""
     out = {}
     for horizon in fd.horizons if horizons is None else horizons:
@@ -97,12 +98,14 @@ def ridge_forecast(features: np.ndarray, fd: ForecastData, horizons: Sequence[in
         start = perf_counter()
         ridge = fit_ridge(*train, *valid)
         seconds = perf_counter() - start
+        valid_mse, valid_mae = _errors(ridge.predict(valid[0]), valid[1])
         pred = ridge.predict(test_X)
         mse, mae = _errors(pred, test_y)
         shape = (-1, horizon, len(fd.targets))
         mse_raw, mae_raw = _errors(fd.to_original(pred.reshape(shape)), fd.to_original(test_y.reshape(shape)))
         out[str(horizon)] = {"mse": mse, "mae": mae, "mse_raw": mse_raw, "mae_raw": mae_raw,
-                             "alpha": float(ridge.alpha), "ridge_time_s": seconds}
+                             "alpha": float(ridge.alpha), "valid_score": float(np.sqrt(valid_mse) + valid_mae),
+                             "ridge_time_s": seconds}
     return out
 
 
@@ -169,6 +172,8 @@ def settings(config: Mapping) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"task.{unknown[0]} is not a forecasting setting: use {', '.join(SETTINGS)}")
     s = {**SETTINGS, **given}
+    if s["padding"] is None:  # the dataset's context (200, TS2Vec's, unless its config says otherwise)
+        s["padding"] = config.get("dataset", {}).get("padding", 200)
     if isinstance(s["padding"], bool) or not isinstance(s["padding"], int) or s["padding"] < 0:
         raise ConfigError(f"task.padding={s['padding']!r}: give the steps before t each representation sees (TS2Vec: 200)")
     if not isinstance(s["controls"], bool):
@@ -229,6 +234,13 @@ def evaluate(config: Mapping, datamodule: ForecastDataModule, encoder: nn.Module
         "n_covariates": fd.n_covariates,
         "parts": {p: getattr(fd, p).stop - getattr(fd, p).start for p in ("train", "valid", "test")},
     }
+
+
+def validation_score(record: Mapping[str, Any]) -> float | None:
+    """What a Hydra sweeper maximises: minus the valid part's √MSE + MAE (what chose each α),
+    averaged over the horizons; never the test part."""
+    scores = [r["valid_score"] for r in record["forecast"].values()]
+    return -float(np.mean(scores)) if scores else None
 
 
 def _mses(results: Mapping[str, Mapping[str, float]]) -> str:
