@@ -6,7 +6,8 @@ from hydra.utils import instantiate
 from helpers import REPO, UEA_DIR
 from helpers import compose_cfg as _cfg
 
-DATASETS = sorted(p.stem for p in (REPO / "conf" / "dataset").glob("*.yaml") if p.stem not in ("uea", "synthetic", "arrays"))
+NOT_UEA = ("uea", "synthetic", "arrays", "anomaly_aeon", "nab")  # no UEA dataset of a known shape (anomaly: test_anomaly.py)
+DATASETS = sorted(p.stem for p in (REPO / "conf" / "dataset").glob("*.yaml") if p.stem not in NOT_UEA)
 PAPER = ["hand_movement_direction", "heartbeat", "atrial_fibrillation", "self_regulation_scp1", "phoneme",
          "self_regulation_scp2", "cricket", "ethanol_concentration", "stand_walk_jump", "motor_imagery"]
 
