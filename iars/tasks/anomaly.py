@@ -10,8 +10,8 @@ point-adjusts (a labelled segment counts as found when a positive falls in its f
 
 Point adjustment inflates F1 (Kim et al., AAAI 2022), so beside it: the point-wise F1 of the
 same predictions, and threshold-free scores of the adjusted scores (aeon's range PR-AUC of
-Paparrizos et al., VLDB 2022; the plain PR-AUC; VUS-PR on request), and the same protocol on
-a baseline detector's scores (aeon's KMeansAD).
+Paparrizos et al., VLDB 2022; the plain PR-AUC; VUS-PR on request); and a baseline detector
+(aeon's KMeansAD) whose own scores go through the same threshold rule, suppression and metrics.
 """
 from __future__ import annotations
 
@@ -22,12 +22,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import f1_score, precision_score, recall_score
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from iars.data.anomaly import AnomalySeries
+from iars.encoding import encode
 from iars.errors import ConfigError, DataError
-from iars.evaluate import encode
 
 PADDING = 200
 """Steps before each timestamp its representation sees (TS2Vec's ``sliding_padding``)."""
@@ -146,10 +148,11 @@ def suppress(predictions, delay: int = DELAY) -> np.ndarray:
     return out
 
 
-def protocol(scores, train_length: int, delay: int = DELAY) -> tuple[np.ndarray, np.ndarray, float]:
+def protocol(scores, train_length: int, delay: int = DELAY, adjust: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
     """One series' raw scores (T, train part first) -> the test part's adjusted scores and
-    predictions (T − train_length each) and the threshold."""
-    adjusted = adjusted_scores(scores)
+    predictions (T − train_length each) and the threshold; ``adjust=False`` thresholds the raw
+    scores by the same rule."""
+    adjusted = adjusted_scores(scores) if adjust else np.asarray(scores, dtype=np.float64)
     thr = threshold(adjusted[:train_length])
     test = adjusted[train_length:]
     return test, suppress((test > thr).astype(np.int64), delay), thr
@@ -190,7 +193,7 @@ def _f1_scores(preds: list, labels: list, delay: int) -> dict[str, float | None]
 
 
 def evaluate_scores(series: Sequence[AnomalySeries], scores: Sequence, delay: int = DELAY,
-                    vus_pr_max_buffer: int | None = None) -> tuple[dict, dict]:
+                    vus_pr_max_buffer: int | None = None, adjust: bool = True) -> tuple[dict, dict]:
     """Each series' raw scores (T_i, train part first) through :func:`protocol`; returns the pooled
     scores (point-adjusted and point-wise F1/precision/recall over all test parts; the mean
     threshold-free scores of the ``n_scored`` series with a labelled anomaly in their test part)
@@ -198,7 +201,7 @@ def evaluate_scores(series: Sequence[AnomalySeries], scores: Sequence, delay: in
     keys = ["range_pr_auc", "pr_auc"] + (["vus_pr"] if vus_pr_max_buffer is not None else [])
     per_series, preds, labels, free = {}, [], [], []
     for s, raw in zip(series, scores, strict=True):
-        adjusted, pred, thr = protocol(raw, s.train_length, delay)
+        adjusted, pred, thr = protocol(raw, s.train_length, delay, adjust)
         label = s.test_labels
         scored = threshold_free(label, adjusted, vus_pr_max_buffer) if label.any() else dict.fromkeys(keys)
         per_series[s.name] = {
@@ -246,19 +249,24 @@ def kmeans_scores(series: AnomalySeries, seed: int = 0, window_size: int = 20, n
     values = series.values.astype(np.float64)
     values = values[:, 0] if values.shape[1] == 1 else values  # aeon takes one channel as a 1-D series
     detector = KMeansAD(n_clusters=n_clusters, window_size=window_size, random_state=seed)
-    detector.fit(values[: series.train_length], axis=0)
-    return np.asarray(detector.predict(values, axis=0), dtype=np.float64)
+    with threadpool_limits(1):  # k-means on a few hundred windows: one thread is ~5x faster than a pool
+        detector.fit(values[: series.train_length], axis=0)
+        return np.asarray(detector.predict(values, axis=0), dtype=np.float64)
 
 
 def baseline(series: Sequence[AnomalySeries], delay: int = DELAY, seed: int = 0,
              vus_pr_max_buffer: int | None = None) -> dict[str, Any]:
-    """The baseline detector's scores through the same protocol and metrics as the encoder's:
-    ``{"detector", pooled scores..., "per_series", "time_s"}``."""
+    """The baseline detector's own scores through the same threshold rule (mean + 4·std of the
+    training part's scores after its first 22), suppression and metrics as the encoder's, not
+    MA-adjusted (the adjustment, part of TS2Vec's score, flattens KMeansAD's smooth scores: on
+    KDD-TSAD_135 its range PR-AUC falls from 0.84 to 0.01):
+    ``{"detector", "adjusted": False, pooled scores..., "per_series", "time_s"}``."""
     start = time.perf_counter()
     scores = [kmeans_scores(s, seed) for s in series]
     seconds = time.perf_counter() - start
-    pooled, per_series = evaluate_scores(series, scores, delay, vus_pr_max_buffer)
-    return {"detector": "KMeansAD(n_clusters=20, window_size=20)", **pooled, "per_series": per_series, "time_s": seconds}
+    pooled, per_series = evaluate_scores(series, scores, delay, vus_pr_max_buffer, adjust=False)
+    return {"detector": "KMeansAD(n_clusters=20, window_size=20)", "adjusted": False, **pooled,
+            "per_series": per_series, "time_s": seconds}
 
 
 # -- the task seam ------------------------------------------------------------------------------
@@ -329,8 +337,8 @@ def evaluate(config: Mapping, datamodule, encoder: nn.Module) -> dict[str, Any]:
     out = {"n_series": len(series), "padding": options["padding"], "delay": options["delay"],
            **detect(encoder, series, options["padding"], options["delay"], vus)}
     if options["baseline"]:
-        with warnings.catch_warnings():  # KMeans on few distinct windows (a flat series) warns of fewer clusters
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings():  # k-means on a flat series finds fewer distinct clusters
+            warnings.simplefilter("ignore", ConvergenceWarning)
             out["baseline"] = baseline(series, options["delay"], config.get("seed") or 0, vus)
     return out
 
