@@ -29,7 +29,7 @@ NAB_LABELS = {"windows": "combined_windows.json", "points": "combined_labels.jso
 """NAB's label files under ``labels/``: anomaly windows (ranges) or anomaly timestamps (points)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AnomalySeries:
     """One series whole: ``values`` T×C float32, ``labels`` T int64 (1 = anomaly), the first
     ``train_length`` steps its normal training part (the rest is the test part)."""
