@@ -6,9 +6,10 @@ from hydra.utils import instantiate
 from helpers import REPO, UEA_DIR
 from helpers import compose_cfg as _cfg
 
-FORECASTING = ("etth1", "etth2", "forecast_csv", "solar")  # one dated series each: tests/test_forecasting.py
-DATASETS = sorted(p.stem for p in (REPO / "conf" / "dataset").glob("*.yaml")
-                  if p.stem not in ("uea", "synthetic", "arrays", *FORECASTING))
+NOT_UEA = ("uea", "synthetic", "arrays",
+           "etth1", "etth2", "forecast_csv", "solar",  # one dated series each: tests/test_forecasting.py
+           "anomaly_aeon", "nab")                      # anomaly series: tests/test_anomaly.py
+DATASETS = sorted(p.stem for p in (REPO / "conf" / "dataset").glob("*.yaml") if p.stem not in NOT_UEA)
 PAPER = ["hand_movement_direction", "heartbeat", "atrial_fibrillation", "self_regulation_scp1", "phoneme",
          "self_regulation_scp2", "cricket", "ethanol_concentration", "stand_walk_jump", "motor_imagery"]
 

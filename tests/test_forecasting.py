@@ -385,7 +385,8 @@ def test_evaluate_gives_the_record_and_its_summary(tmp_path, monkeypatch):
     encoder = untrained_encoder(MODEL, 8, seed=11)  # stands in for a trained one
     record = json.loads(json.dumps(evaluate(config, dm, encoder)))  # as metrics.json keeps it
     assert set(record["forecast"]) == {"4", "8"} and record["horizons"] == HORIZONS and record["padding"] == PADDING
-    assert set(record["forecast"]["4"]) == {"mse", "mae", "mse_raw", "mae_raw", "alpha", "ridge_time_s"}
+    assert set(record["forecast"]["4"]) == {"mse", "mae", "mse_raw", "mae_raw", "alpha", "valid_score", "ridge_time_s"}
+    assert forecasting.validation_score(record) == -np.mean([r["valid_score"] for r in record["forecast"].values()])
     assert record["encode_time_s"] >= 0 and record["ridge_time_s"] >= 0
     assert (record["length"], record["channels"], record["n_covariates"], record["univariate"]) == (400, 1, 7, True)
     assert record["target"] == "OT" and record["parts"] == {"train": 240, "valid": 80, "test": 80}

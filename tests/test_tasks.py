@@ -10,13 +10,13 @@ from iars.tasks import TASKS, classification, task
 def test_the_default_task_is_classification(tmp_path):
     assert plain(compose_cfg(tmp_path))["task"] == {"name": "classification"}
     assert task({"name": "classification"}) is task("classification") is task(None) is classification
-    assert list(TASKS) == ["classification", "forecasting"]
+    assert list(TASKS) == ["classification", "forecasting", "anomaly"]
     for stage in TASKS.values():
         assert all(callable(getattr(stage, f)) for f in ("check", "evaluate", "validation_score", "summary"))
 
 
 def test_an_unknown_task_is_named_with_the_choices():
-    with pytest.raises(ConfigError, match="task='regression': choose one of classification, forecasting"):
+    with pytest.raises(ConfigError, match="task='regression': choose one of classification, forecasting, anomaly"):
         task("regression")
 
 

@@ -13,6 +13,8 @@ configs' ``_target_: iars.data.UEADataModule``):
   ``.npy``/``.npz``/``.csv`` files (:func:`read_series`).
 - :mod:`iars.data.synthetic`: generated series (:func:`make_classification`).
 - :mod:`iars.data.sampler`: the pretraining shuffle a resumed run reproduces (:class:`EpochShuffle`).
+- :mod:`iars.data.anomaly`: series with labelled anomalies, aeon's and NAB's
+  (:class:`AnomalyDataModule`, :class:`AnomalySeries`, :func:`read_aeon`, :func:`read_nab`).
 - :mod:`iars.data.forecast`: one dated forecasting series (:class:`ForecastDataModule`,
   :class:`ForecastData`, :func:`read_forecast_csv`, :func:`time_features`, :func:`split_slices`).
 - :mod:`iars.data.modules`: the LightningDataModules (:class:`TimeSeriesDataModule` and its
@@ -20,8 +22,18 @@ configs' ``_target_: iars.data.UEADataModule``):
   :class:`FileDataModule`) and :func:`load_uea`.
 
 Imports run one way: arrays, readers, synthetic and sampler import none of the others;
-modules imports them all; forecast imports arrays and modules.
+modules imports them all; forecast and anomaly import arrays and modules.
 """
+from iars.data.anomaly import (
+    AEON_SERIES,
+    AnomalyDataModule,
+    AnomalySeries,
+    AnomalySplit,
+    nab_probation,
+    read_aeon,
+    read_nab,
+    standardise,
+)
 from iars.data.arrays import (
     Normaliser,
     Split,
@@ -66,4 +78,6 @@ __all__ = [
     "series_of", "split_from_raw", "split_long_series", "ts2vec_budget",
     "TIME_FEATURES", "DatedSeries", "ForecastData", "ForecastDataModule", "default_horizons", "read_forecast_csv",
     "split_slices", "time_features",
+    "AEON_SERIES", "AnomalyDataModule", "AnomalySeries", "AnomalySplit", "nab_probation", "read_aeon", "read_nab",
+    "standardise",
 ]

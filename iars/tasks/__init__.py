@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from types import ModuleType
 
 from iars.errors import ConfigError
-from iars.tasks import classification, forecasting
+from iars.tasks import anomaly, classification, forecasting
 
-TASKS: dict[str, ModuleType] = {"classification": classification, "forecasting": forecasting}
+TASKS: dict[str, ModuleType] = {"classification": classification, "forecasting": forecasting, "anomaly": anomaly}
 
 
 def task_name(spec: Mapping | str | None) -> str:
