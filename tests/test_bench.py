@@ -42,6 +42,16 @@ def test_encode_mode_times_iars_against_ts2vecs_loop_on_the_same_weights(tmp_pat
     assert result["max_abs_diff_from_iars"]["loop"] < 1e-5
 
 
+def test_forecast_mode_runs_the_forecasting_protocol_per_variant(tmp_path, capsys):
+    out = tmp_path / "forecast.json"
+    bench.main(["--forecast", "--steps", "2", "--rounds", "1", "--variants", "hier", "iars", "--json", str(out),
+                "model.K=8", "model.hidden=8", "model.depth=1"])  # aeon's solar series
+    assert "| hier | 6 |" in capsys.readouterr().out
+    runs = json.loads(out.read_text())
+    assert set(runs) == {"hier", "iars"} and all(run[0]["steps"] == 2 for run in runs.values())
+    assert set(runs["iars"][0]["forecast"]) == {"6", "12", "24"}
+
+
 def test_reference_weights_keep_their_names_under_ts2vecs_encoder():
     """The state dict handed to the reference TS2Vec: its TSEncoder's names, nothing lost."""
     from iars.bench.reference_worker import ts2vec_state

@@ -6,9 +6,10 @@
     iars-bench --probe --K 320 dataset=atrial_fibrillation dataset.data_dir=../shared/data/UEA
     iars-bench --losses --device cuda
     iars-bench --encode --vs-reference ../ts2vec   # causal sliding encoding of a 17 420-step series
+    iars-bench --forecast --vs-reference ../ts2vec --variants hier dataset=etth1 dataset.data_dir=../shared/data/ETT
 
 (``python scripts/bench.py ...`` is the same.) One mode per command: the training loop's steps
-(the default), ``--runs``, ``--overhead``, ``--probe``, ``--losses`` or ``--encode``; two modes are refused,
+(the default), ``--runs``, ``--overhead``, ``--probe``, ``--losses``, ``--encode`` or ``--forecast``; two modes are refused,
 and so is an option the chosen mode does not use. Hydra overrides (``key=value``,
 ``+key=value``, ``~key``) select the dataset, encoder and anything else: they may stand before,
 among or after the options, or after ``--``; a word that is neither is refused. ``--losses``
@@ -47,6 +48,10 @@ on GPU), counted from just before the loss.
 ``--encode`` times the causal sliding encoding of forecasting and anomaly detection
 (:mod:`iars.bench.encoding`): iars's against TS2Vec's loop and, with ``--vs-reference DIR``,
 the reference's own ``encode``, with the same weights, and checks their outputs agree.
+
+``--forecast`` runs TS2Vec's forecasting protocol on a forecasting CSV with iars's variants and,
+with ``--vs-reference DIR``, the reference's own code (:mod:`iars.bench.forecast`): errors per
+horizon and seconds, one seed per round.
 """
 # The package: common (variants, config composition, table printer), one module per mode: steps
 # (the default), runs, overhead, probe, losses (with loss_timing, the unit it times). Two internal
@@ -67,7 +72,7 @@ from iars.bench.loss_timing import LOSS_VARIANTS
 
 MODES = {"runs": "time whole iars-train runs", "overhead": "what a default run adds per step",
          "probe": "one measurement: scoring=probe against reuse", "losses": "time the losses themselves",
-         "encode": "time causal sliding encoding"}
+         "encode": "time causal sliding encoding", "forecast": "forecasting against the reference"}
 """The modes besides the default one (``steps``), each a flag; at most one per command."""
 
 OPTIONS = {
@@ -77,14 +82,16 @@ OPTIONS = {
     "probe": ("K", "batch_size", "steps", "json", "overrides"),
     "losses": ("K", "batch_size", "rounds", "T", "device", "loss_variants", "json"),
     "encode": ("K", "rounds", "T", "channels", "padding", "vs_reference", "json"),
+    "forecast": ("steps", "rounds", "variants", "vs_reference", "json", "overrides"),
 }
 """The options each mode uses: any other given is refused, not ignored."""
 
 DEFAULTS = {"K": [320, 64], "batch_size": 8, "rounds": 2, "variants": ["hier", "iars", "random", "floor"],
             "T": [500, 1000, 2000, 3000], "device": "cpu", "loss_variants": list(LOSS_VARIANTS), "profile": False}
-MODE_DEFAULTS = {"encode": {"K": [320], "T": [17420], "channels": 8, "padding": 200}}
+MODE_DEFAULTS = {"encode": {"K": [320], "T": [17420], "channels": 8, "padding": 200},
+                 "forecast": {"variants": ["hier"]}}
 """Defaults of one mode that differ from :data:`DEFAULTS` (``--encode``: ETTh1's length, its 7 covariates + 1)."""
-STEPS = {"steps": 10, "runs": None, "probe": 20, "overhead": 40}  # --steps' default per mode (runs: TS2Vec's budget)
+STEPS = {"steps": 10, "runs": None, "probe": 20, "overhead": 40, "forecast": None}  # --steps' default (None: TS2Vec's budget)
 
 _KEY = r"[A-Za-z_$][\w$\-]*(?:[./][\w$\-]+)*(?:@[\w$.\-/]*)?"
 OVERRIDE = re.compile(rf"(?:\+\+|\+)?{_KEY}=.*|~{_KEY}(?:=.*)?", re.DOTALL)
@@ -134,7 +141,7 @@ def parser() -> tuple[argparse.ArgumentParser, set[str]]:
                        help=f"{', '.join(LOSS_VARIANTS)} or iars-block<N> (--losses; default all)"),
         p.add_argument("--profile", action="store_const", const=True, help="--overhead: also profile a default run"),
         p.add_argument("--vs-reference", type=Path, metavar="DIR",
-                       help="--runs, --encode: also the reference TS2Vec checkout at DIR"),
+                       help="--runs, --encode, --forecast: also the reference TS2Vec checkout at DIR"),
         p.add_argument("--channels", type=positive, help="--encode: channels of the series (default 8)"),
         p.add_argument("--padding", type=int, help="--encode: the context before each timestamp (default 200)"),
     ]
@@ -195,9 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         report = bench_encode(args)
     else:
         from iars.bench import overhead, probe, runs, steps
+        from iars.bench.forecast import bench_forecast
 
         run = {"steps": steps.bench_steps, "runs": runs.bench_runs, "probe": probe.bench_probe,
-               "overhead": overhead.bench_overhead}[args.mode]
+               "overhead": overhead.bench_overhead, "forecast": bench_forecast}[args.mode]
         report = run(args.overrides, args)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

@@ -2,6 +2,7 @@
 
     python -m iars.bench.reference_worker DATA.npz K,HIDDEN,DEPTH N_ITERS SEED BATCH_SIZE MAX_TRAIN_LENGTH PROTOCOL
     python -m iars.bench.reference_worker encode WEIGHTS.pt X.npy K,HIDDEN,DEPTH PADDING OUT.npy
+    python -m iars.bench.reference_worker forecast DATA.csv UNIVARIATE K,HIDDEN,DEPTH N_ITERS SEED
 
 Not a user command: :func:`iars.bench.runs.reference_run` starts it in a fresh process with the
 reference checkout first on PYTHONPATH (so that ``import ts2vec`` finds it, away from this
@@ -9,14 +10,21 @@ process's modules), on the arrays it saved to DATA.npz. It prints one line of JS
 seconds, steps and the accuracy of the runs' classifier protocol. ``encode`` (for
 ``--encode``) loads an iars :class:`~iars.encoders.DilatedConvEncoder`'s weights into TS2Vec's
 encoder, times its causal sliding ``encode`` of X (1×T×C; batch 256 windows, its forecasting
-setting), saves the output to OUT.npy and prints its seconds.
+setting), saves the output to OUT.npy and prints its seconds. ``forecast`` (for
+``--forecast``) runs TS2Vec's forecasting as its ``train.py`` does (its loader, fit and
+``tasks.eval_forecasting``; CPU) on DATA.csv, with the two shims today's libraries need
+(pandas ≥ 2 has no ``DatetimeIndex.weekofyear``; scikit-learn refuses its 4-D
+``inverse_transform``; NumPy removed ``np.float``/``np.int``) and an empty ``bottleneck``
+(imported by its anomaly detection, unused here), and prints its seconds and errors per horizon.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import random
 import sys
 import time
+import types
 
 import numpy as np
 import torch
@@ -25,7 +33,8 @@ from iars.devices import synchronize
 
 USAGE = ("usage: python -m iars.bench.reference_worker DATA.npz K,HIDDEN,DEPTH N_ITERS SEED BATCH_SIZE "
          "MAX_TRAIN_LENGTH PROTOCOL\n   or: python -m iars.bench.reference_worker encode WEIGHTS.pt X.npy "
-         "K,HIDDEN,DEPTH PADDING OUT.npy")
+         "K,HIDDEN,DEPTH PADDING OUT.npy\n   or: python -m iars.bench.reference_worker forecast DATA.csv UNIVARIATE "
+         "K,HIDDEN,DEPTH N_ITERS SEED")
 
 
 def fit_reference(data: str, sizes: str, n_iters: str, seed: str, batch_size: str, max_train_length: str,
@@ -80,10 +89,71 @@ def encode_reference(weights: str, data: str, sizes: str, padding: str, out: str
     return {"encode_s": seconds}
 
 
+class _LastAxis:
+    """A fitted StandardScaler whose ``inverse_transform`` takes any array, over its last axis."""
+
+    def __init__(self, scaler):
+        self.scaler = scaler
+
+    def inverse_transform(self, x):
+        return self.scaler.inverse_transform(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+
+
+def forecast_reference(data: str, univariate: str, sizes: str, n_iters: str, seed: str) -> dict:
+    """TS2Vec's forecasting on the CSV ``data`` (its name picks its split rule): fit seconds,
+    encoding and ridge seconds, test MSE/MAE per horizon (scaled: ``mse``, ``mae``; original
+    scale: ``mse_raw``, ``mae_raw``)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import pandas as pd
+
+    if not hasattr(pd.DatetimeIndex, "weekofyear"):  # pandas >= 2
+        pd.DatetimeIndex.weekofyear = property(lambda index: index.isocalendar().week)
+    sys.modules.setdefault("bottleneck", types.ModuleType("bottleneck"))  # its tasks/ imports it for anomaly detection only
+    for alias, builtin in (("float", float), ("int", int)):  # removed from NumPy (1.24); its code still uses them
+        if alias not in np.__dict__:
+            setattr(np, alias, builtin)
+    import datautils
+    import ts2vec
+
+    tasks = importlib.import_module("tasks")  # the checkout's tasks/, not a package of this environment
+    path, name = Path(data).resolve(), Path(data).stem
+    with tempfile.TemporaryDirectory() as tmp:  # its loader reads datasets/<name>.csv from the working directory
+        (Path(tmp) / "datasets").mkdir()
+        (Path(tmp) / "datasets" / f"{name}.csv").symlink_to(path)
+        cwd = os.getcwd()
+        os.chdir(tmp)
+        try:
+            loaded = datautils.load_forecast_csv(name, univar=univariate == "1")
+        finally:
+            os.chdir(cwd)
+    array, train_slice, valid_slice, test_slice, scaler, horizons, n_covariates = loaded
+    random.seed(int(seed))  # its init_dl_program's seeding
+    np.random.seed(int(seed) + 1)
+    torch.manual_seed(int(seed) + 2)
+    K, hidden, depth = map(int, sizes.split(","))
+    model = ts2vec.TS2Vec(input_dims=array.shape[-1], output_dims=K, hidden_dims=hidden, depth=depth, device="cpu",
+                          batch_size=8, lr=1e-3, max_train_length=3000)
+    start = time.perf_counter()
+    model.fit(array[:, train_slice], n_iters=int(n_iters))
+    seconds = time.perf_counter() - start
+    _, res = tasks.eval_forecasting(model, array, train_slice, valid_slice, test_slice, _LastAxis(scaler), horizons,
+                                    n_covariates)
+    errors = {str(h): {"mse": float(r["norm"]["MSE"]), "mae": float(r["norm"]["MAE"]), "mse_raw": float(r["raw"]["MSE"]),
+                       "mae_raw": float(r["raw"]["MAE"])} for h, r in res["ours"].items()}
+    return {"pretrain_s": seconds, "steps": model.n_iters, "encode_s": res["ts2vec_infer_time"],
+            "ridge_s": float(sum(res["lr_train_time"].values())), "forecast": errors}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["encode"] and len(argv) == 6:
         print(json.dumps(encode_reference(*argv[1:])))
+        return 0
+    if argv[:1] == ["forecast"] and len(argv) == 6:
+        print(json.dumps(forecast_reference(*argv[1:])))
         return 0
     if len(argv) != 7:
         print(USAGE, file=sys.stderr)
