@@ -8,6 +8,8 @@ sweeper maximises: a score of data other than the test split) and ``summary(reco
 :data:`TASKS` names them; :func:`iars.pipeline.train` runs ``config["task"]`` (the group
 ``conf/task/``: a mapping with ``name`` and the task's settings; default classification).
 Another task is another module here, a row in :data:`TASKS` and a file in ``conf/task/``.
+The stages, Hydra-free, for the library: :func:`forecast` (an encoder, a
+:class:`~iars.data.ForecastData`) and :func:`detect` (an encoder, :class:`~iars.data.AnomalySeries`).
 """
 from __future__ import annotations
 
@@ -16,6 +18,10 @@ from types import ModuleType
 
 from iars.errors import ConfigError
 from iars.tasks import anomaly, classification, forecasting
+from iars.tasks.anomaly import detect
+from iars.tasks.forecasting import forecast
+
+__all__ = ["TASKS", "anomaly", "classification", "detect", "forecast", "forecasting", "task", "task_name"]
 
 TASKS: dict[str, ModuleType] = {"classification": classification, "forecasting": forecasting, "anomaly": anomaly}
 
