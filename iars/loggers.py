@@ -19,11 +19,14 @@ def _is_wandb(logger: Any) -> bool:
 def make_logger(config: Mapping, job_type: str):
     """The logger of ``config["logger"]`` (None when absent), holding the whole resolved
     config as its hyperparameters; a W&B run gets ``job_type``. ``log_model`` is ours
-    (:func:`log_artifacts`), not passed on."""
+    (:func:`log_artifacts`), not passed on. Tags that resolved to null are dropped (W&B refuses
+    them): ``${dataset.name}`` of a dataset that names itself when read (``dataset.name: null``)."""
     spec = config.get("logger")
     if not spec:
         return None
     spec = {k: v for k, v in spec.items() if k != "log_model"}
+    if isinstance(spec.get("tags"), (list, tuple)):
+        spec["tags"] = [tag for tag in spec["tags"] if tag is not None]
     is_wandb = spec["_target_"].rsplit(".", 1)[-1] == "WandbLogger"
     logger = build(spec, **({"job_type": job_type} if is_wandb else {}))
     logger.log_hyperparams(dict(config))

@@ -1,5 +1,7 @@
 """Run records: each run's ``metrics.json``, written atomically and never overwritten, its
-checkpoint (``last.ckpt``) and optionally its train and test embeddings (``embeddings.npz``)."""
+checkpoint (``last.ckpt``) and optionally its train and test embeddings (``embeddings.npz``);
+the downstream tasks' figure data, ``forecast.npz`` (:mod:`iars.tasks.forecasting`) and
+``anomaly_scores.npz`` (:mod:`iars.tasks.anomaly`), which the report plots."""
 from __future__ import annotations
 
 import fcntl
@@ -19,6 +21,10 @@ from iars.legacy import upgrade_record
 METRICS_FILE = "metrics.json"
 EMBEDDINGS_FILE = "embeddings.npz"
 CHECKPOINT_FILE = "last.ckpt"
+FORECAST_FILE = "forecast.npz"
+"""A forecasting run's first test window per horizon (:func:`iars.tasks.forecasting.write_forecast`)."""
+ANOMALY_SCORES_FILE = "anomaly_scores.npz"
+"""An anomaly run's test scores per series (:func:`iars.tasks.anomaly.write_scores`)."""
 
 
 def _jsonable(value: Any) -> Any:

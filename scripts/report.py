@@ -3,8 +3,11 @@
     python scripts/report.py outputs/multirun/embedding_size/<date_time>
     python scripts/report.py outputs/multirun/embedding_size/<...> outputs/multirun/baselines_1nn/<...>
     python scripts/report.py SWEEP_DIR --wandb offline     # also log the figures to a W&B run
+    python scripts/report.py outputs/multirun/forecasting/<...> outputs/multirun/anomaly/<...>
 
 Writes report.md and PNG figures into the first sweep dir (or --out) and prints the report.
+Classification runs get the paper's tables; forecasting and anomaly-detection runs (task=...)
+their own sections (iars.reporting.tasks).
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ def log_to_wandb(figures: list[Path], report: Path, group: str, mode: str, proje
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("dirs", nargs="+", type=Path, help="sweep dirs (SSL and 1-NN baseline sweeps)")
+    parser.add_argument("dirs", nargs="+", type=Path, help="sweep dirs (SSL sweeps of any task, 1-NN baseline sweeps)")
     parser.add_argument("--out", type=Path, help="where to write report.md and the figures (default: the first dir)")
     parser.add_argument("--K", type=int, help="embedding size of the 1-NN comparison table (default: the largest)")
     parser.add_argument("--wandb", choices=("disabled", "offline", "online"), default="disabled",

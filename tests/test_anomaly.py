@@ -284,6 +284,28 @@ def test_evaluate_records_the_encoder_and_the_baseline_alike(monkeypatch):
     assert "baseline" not in anomaly.evaluate({"task": {"baseline": None}}, datamodule, None)
 
 
+def test_evaluate_writes_each_series_test_scores_for_the_report(monkeypatch, tmp_path):
+    monkeypatch.setattr(anomaly, "encode", _fake_encode([]))
+    series = [_series("a", at=(400,)), _series("quiet", at=(), seed=2)]
+    datamodule = AnomalyDataModule.__new__(AnomalyDataModule)
+    datamodule.anomaly_series = lambda: series
+    config = {"task": {"name": "anomaly", "padding": 50, "delay": 5, "baseline": None}, "seed": 0}
+    anomaly.evaluate(config, datamodule, None)
+    assert not (tmp_path / "anomaly_scores.npz").exists()  # no output_dir: nothing written
+    record = anomaly.evaluate({**config, "output_dir": str(tmp_path)}, datamodule, None)
+    with np.load(tmp_path / "anomaly_scores.npz") as saved:
+        assert saved["names"].tolist() == ["a", "quiet"] and int(saved["delay"]) == 5
+        for i, s in enumerate(series):
+            raw = anomaly.representation_scores(None, s.values, 50)
+            adjusted, pred, thr = anomaly.protocol(raw, s.train_length, delay=5)
+            np.testing.assert_allclose(saved[f"scores_{i}"], adjusted, rtol=1e-6)
+            assert saved["thresholds"][i] == pytest.approx(thr) == record["per_series"][s.name]["threshold"]
+            assert saved[f"labels_{i}"].tolist() == s.test_labels.tolist() and saved[f"labels_{i}"].dtype == np.int8
+            assert saved[f"predictions_{i}"].tolist() == pred.tolist()
+            assert int(saved[f"predictions_{i}"].sum()) == record["per_series"][s.name]["n_predicted"]
+    assert (tmp_path / "anomaly_scores.npz").stat().st_size < 6 * 2 * 400 + 2000  # ~6 bytes per test step at most
+
+
 def test_summary_says_na_without_anomalies():
     record = {"delay": 7, "n_series": 1, "anomaly": dict.fromkeys(["f1", "point_f1", "range_pr_auc"])}
     assert anomaly.summary(record) == "anomaly F1 n/a (delay 7; point-wise n/a), range PR-AUC n/a (1 series)"

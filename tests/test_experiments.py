@@ -6,12 +6,13 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from helpers import FAST, NO_LOGGER, compose_cfg, run_script, train
+from helpers import FAST, NO_LOGGER, compose_cfg, plain, run_script, train
 
 PAPER = ("hand_movement_direction,heartbeat,atrial_fibrillation,self_regulation_scp1,phoneme,"
          "self_regulation_scp2,cricket,ethanol_concentration,stand_walk_jump,motor_imagery")
 TOY = "basic_motions,synthetic"
 ABLATION = "hier,iars,iars_relative,random,fixed_finest,fixed_coarsest"
+TASK_VARIANTS = "hier,iars,random"
 STUDY = ("japanese_vowels,racket_sports,libras,basic_motions,atrial_fibrillation,handwriting,natops,finger_movements,"
          "articulary_word_recognition")
 
@@ -28,7 +29,14 @@ PRESETS = {
     "scaling_size_tiny": {"dataset.length": "100", "dataset.n_train": "16,32,64", "loss": "hier,iars", "seed": "0,1"},
     "selection_ablation": {"dataset": STUDY, "seed": "0,1,2", "loss": ABLATION},
     "selection_ablation_tiny": {"dataset": TOY, "seed": "0,1", "loss": ABLATION},
+    "forecasting": {"dataset": "etth1,etth2", "seed": "0,1,2", "loss": TASK_VARIANTS},
+    "forecasting_tiny": {"dataset": "solar", "seed": "0,1", "loss": TASK_VARIANTS},
+    "anomaly": {"dataset": "anomaly_aeon,nab", "seed": "0,1,2", "loss": TASK_VARIANTS},
+    "anomaly_tiny": {"dataset": "anomaly_aeon", "seed": "0,1", "loss": TASK_VARIANTS},
 }
+TASK_PRESETS = {"forecasting": "forecasting", "forecasting_tiny": "forecasting", "anomaly": "anomaly",
+                "anomaly_tiny": "anomaly"}
+"""The presets of a downstream task other than classification, and their task."""
 
 
 def _hydra_cfg(tmp_path, *overrides, config="train"):
@@ -41,6 +49,13 @@ def test_each_preset_composes_with_its_sweep_axes(tmp_path, preset):
     assert dict(cfg.hydra.sweeper.params) == PRESETS[preset]
     assert cfg.experiment_name == preset and cfg.logger.group == preset
     assert str(cfg.hydra.sweep.dir).startswith(f"outputs/multirun/{preset}/")
+    if preset in TASK_PRESETS:  # TS2Vec's encoder and budget; one thread per joblib job
+        assert cfg.task.name == TASK_PRESETS[preset] and cfg.model._target_.endswith("DilatedConvEncoder")
+        assert cfg.hydra.launcher._target_.endswith("JoblibLauncher") and cfg.threads == 1
+        tiny = preset.endswith("_tiny")
+        assert (cfg.model.K, cfg.trainer.max_steps) == ((16, 10) if tiny else (320, None))
+        assert (cfg.model.hidden, cfg.model.depth) == ((8, 3) if tiny else (64, 10))
+        return
     if preset.startswith("selection"):  # TS2Vec's encoder, pooling and budget; one thread per joblib job
         assert cfg.model._target_.endswith("DilatedConvEncoder") and cfg.classifier.pooling == "max"
         assert cfg.hydra.launcher._target_.endswith("JoblibLauncher") and cfg.threads == 1
@@ -52,6 +67,27 @@ def test_each_preset_composes_with_its_sweep_axes(tmp_path, preset):
         assert cfg.trainer.max_epochs is not None and cfg.trainer.max_steps is None
     else:
         assert cfg.save_embeddings
+
+
+@pytest.mark.parametrize("preset", TASK_PRESETS)
+def test_each_job_of_a_task_preset_composes_its_task_and_its_dataset(tmp_path, preset):
+    """conf/task/*.yaml override the dataset (their default); a preset's sweep must still choose it."""
+    expected = {"etth1": ("ETTh1", "ETTh1.csv"), "etth2": ("ETTh2", "ETTh2.csv"), "solar": ("solar", None),
+                "anomaly_aeon": (None, "aeon"), "nab": (None, "nab")}
+    for dataset in PRESETS[preset]["dataset"].split(","):
+        data_dir = [] if dataset == "solar" else ["dataset.data_dir=/data"]  # aeon's solar ships with it: no folder
+        cfg = plain(compose_cfg(tmp_path, f"experiment={preset}", f"dataset={dataset}", *data_dir))
+        name, where = expected[dataset]
+        assert cfg["task"]["name"] == TASK_PRESETS[preset] and cfg["dataset"]["name"] == name, dataset
+        assert cfg["dataset"].get("data_dir") == (None if dataset == "solar" else "/data")
+        assert cfg["dataset"].get("path" if cfg["task"]["name"] == "forecasting" else "source") == where
+    if TASK_PRESETS[preset] == "anomaly":  # aeon's own series: the NAB root given to the sweep is ignored
+        assert plain(compose_cfg(tmp_path, f"experiment={preset}", "dataset=anomaly_aeon"))["dataset"]["data_dir"] is None
+        if preset == "anomaly_tiny":
+            cfg = plain(compose_cfg(tmp_path, f"experiment={preset}", "dataset=anomaly_aeon"))
+            assert (cfg["task"]["padding"], cfg["dataset"]["max_train_length"]) == (24, 300)
+    else:
+        assert plain(compose_cfg(tmp_path, f"experiment={preset}"))["task"]["padding"] is None  # the dataset's
 
 
 def test_the_1nn_presets_are_for_the_baselines_script(tmp_path):
@@ -115,6 +151,52 @@ def test_embedding_size_tiny_sweep_then_report(tmp_path):
     for name in ("scatter", "selected_resolutions", "tsne"):
         png = sweep / f"{name}.png"
         assert png.stat().st_size > 5000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def _figure_is_a_png(path):
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000, path
+
+
+def test_forecasting_tiny_sweep_then_report(tmp_path):
+    sweep = tmp_path / "sweep"
+    run = run_script("train.py", "-m", "experiment=forecasting_tiny", "trainer.max_steps=5", "logger.mode=disabled",
+                     f"hydra.sweep.dir={sweep}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    records = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/metrics.json"))]
+    assert len(records) == 6 and len(list(sweep.glob("*/forecast.npz"))) == 6
+    assert {(r["config"]["task"]["name"], r["dataset"], r["steps"]) for r in records} == {("forecasting", "solar", 5)}
+    rep = run_script("report.py", str(sweep))
+    assert rep.returncode == 0, rep.stderr[-3000:]
+    text = (sweep / "report.md").read_text()
+    assert text in rep.stdout and "6 forecasting runs; mean ± std over seeds." in text
+    table = text.split("### Forecasting: test MSE and MAE")[1].split("\n\n", 2)[1]
+    assert [line.split("|")[2].strip() for line in table.splitlines()[2:]] == ["6", "12", "24"]  # a row per horizon
+    assert table.splitlines()[0].count(" MSE") == 5 and table.count(" ± ") == 3 * 10  # 3 variants, 2 controls
+    for part in ("| iars vs hier | MSE@24 | 2 | 1 |", "| random vs hier | 2 |", "| solar | ", "saving 1 − first/second"):
+        assert part in text, part
+    _figure_is_a_png(sweep / "forecast.png")
+
+
+def test_anomaly_tiny_sweep_then_report(tmp_path):
+    sweep = tmp_path / "sweep"  # the default logger (W&B, disabled): dataset.name is null until the data is read
+    run = run_script("train.py", "-m", "experiment=anomaly_tiny", "trainer.max_steps=5", "logger.mode=disabled",
+                     f"hydra.sweep.dir={sweep}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    records = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/metrics.json"))]
+    assert len(records) == 6 and len(list(sweep.glob("*/anomaly_scores.npz"))) == 6
+    assert {(r["config"]["task"]["name"], r["dataset"], r["padding"]) for r in records} == {("anomaly", "KDD-TSAD_135", 24)}
+    rep = run_script("report.py", str(sweep))
+    assert rep.returncode == 0, rep.stderr[-3000:]
+    text = (sweep / "report.md").read_text()
+    assert "6 anomaly runs; mean ± std over seeds." in text
+    for title in ("delay-adjusted F1", "point-wise F1", "range PR-AUC"):
+        table = text.split(f"### Anomaly detection: {title}")[1].split("\n\n", 2)[1]
+        assert table.splitlines()[0] == "| series | hier | iars | random | KMeansAD |"
+        assert table.splitlines()[2].startswith("| KDD-TSAD_135 | ") and table.count(" ± ") == 4
+    for part in ("| iars vs hier | delay-adjusted F1 | 2 | 1 |", "| random vs hier | range PR-AUC | 2 | 1 |",
+                 "| iars vs random | 2 |"):
+        assert part in text, part
+    _figure_is_a_png(sweep / "anomaly_scores.png")
 
 
 @pytest.mark.slow  # 24 runs in subprocesses (about a minute)

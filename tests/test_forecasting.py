@@ -406,6 +406,32 @@ def test_evaluate_gives_the_record_and_its_summary(tmp_path, monkeypatch):
     assert without["forecast"]["4"]["mse"] == record["forecast"]["4"]["mse"]
 
 
+def test_evaluate_writes_the_first_test_window_per_horizon_for_the_report(tmp_path, monkeypatch):
+    monkeypatch.setattr(forecasting, "encode", sliding_encode)
+    dm = small_module(tmp_path)
+    encoder = untrained_encoder(MODEL, 8, seed=11)
+    assert not (tmp_path / "forecast.npz").exists()
+    evaluate(config_for(dm), dm, encoder)
+    assert not (tmp_path / "forecast.npz").exists()  # no output_dir: nothing written
+    evaluate({**config_for(dm, controls=False), "output_dir": str(tmp_path)}, dm, encoder)
+    fd = dm.forecast_data()
+    raw = pd.read_csv(tmp_path / "load.csv").OT.to_numpy()
+    t0 = fd.test.start  # the first test window: the H steps after the test part's first timestamp
+    with np.load(tmp_path / "forecast.npz") as saved:
+        assert saved["horizons"].tolist() == HORIZONS and int(saved["start"]) == t0 and str(saved["target"]) == "OT"
+        np.testing.assert_allclose(saved["context"], raw[t0 - PADDING: t0 + 1], rtol=1e-5)  # what the encoder saw
+        features = sliding_encode(encoder, fd.data, sliding_padding=PADDING)
+        for h in HORIZONS:
+            np.testing.assert_allclose(saved[f"true_{h}"], raw[t0 + 1: t0 + 1 + h], rtol=1e-5)
+            ridge = fit_ridge(*pred_samples(*fd.part("train", features), h, PADDING),
+                              *pred_samples(*fd.part("valid", features), h))
+            pred = ridge.predict(features[0, t0: t0 + 1]) * fd.scale + fd.mean  # the original scale
+            np.testing.assert_allclose(saved[f"pred_{h}"], pred[0], rtol=1e-4)
+        assert saved["pred_4"].dtype == np.float32 and set(saved.files) == {
+            "horizons", "start", "context", "target", "pred_4", "true_4", "pred_8", "true_8"}
+    assert (tmp_path / "forecast.npz").stat().st_size < 4000
+
+
 def test_check_refuses_what_would_fail(tmp_path):
     dm = small_module(tmp_path)
     data = dm.prepare()

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import iars.reporting
+from helpers import REPO
 from iars.errors import ReportError
 from iars.reporting import write_report
 from iars.reporting.records import baseline_frame, frame, load_runs, ordered_datasets, ordered_variants, variant_label
@@ -188,7 +189,8 @@ def test_records_with_the_older_key_names_are_read(tmp_path):
 
 def test_the_reporting_modules_import_one_way():
     """records → tables → figures, study → the package: each module imports only the ones before it."""
-    before = {"records": set(), "tables": {"records"}, "figures": {"records", "tables"}, "study": {"records", "tables"}}
+    before = {"records": set(), "tables": {"records"}, "figures": {"records", "tables"}, "study": {"records", "tables"},
+              "tasks": {"records", "tables", "study"}}
     for name, allowed in before.items():
         tree = ast.parse((Path(iars.reporting.__file__).parent / f"{name}.py").read_text())
         imported = {node.module.split(".")[2] for node in ast.walk(tree)
@@ -203,3 +205,171 @@ def test_fixed_resolutions_follow_the_ranked_variants_by_name():
     labels = ["fixed r=1", "fixed r=0", "random", "fixed r=-2", "hier", "fixed r=-1", "iars-relative", "iars"]
     assert ordered_variants(labels) == ["hier", "iars", "iars-relative", "random",
                                         "fixed r=-1", "fixed r=-2", "fixed r=0", "fixed r=1"]
+
+
+# -- the downstream tasks: forecasting and anomaly detection -----------------------------------
+
+
+def _forecast_run(dataset, loss, seed, mse, time, untrained=(0.9, 0.95), lagged=0.5, horizons=(24, 48)):
+    """A forecasting record: test MSE ``mse[i]`` at ``horizons[i]`` (MAE = MSE / 2), the controls'
+    (the untrained encoder's per seed, the lagged window's the same for every run)."""
+    def results(values):
+        return {str(h): {"mse": v, "mae": v / 2, "mse_raw": 10 * v, "mae_raw": 5 * v, "alpha": 1.0, "valid_score": v,
+                         "ridge_time_s": 0.1} for h, v in zip(horizons, values)}
+    return {"dataset": dataset, "loss": loss, "variant": loss, "K": 16, "seed": seed, "pretrain_time_s": time,
+            "forecast": results(mse), "horizons": list(horizons), "length": 400,
+            "controls": {"untrained": {"forecast": results([untrained[seed % 2]] * len(horizons))},
+                         "lagged": {"forecast": results([lagged] * len(horizons))}},
+            "config": {"task": {"name": "forecasting", "padding": 20}}}
+
+
+# hier: slower, iars better at H = 24 in every seed and worse at 48 in one
+FORECASTS = [
+    _forecast_run("ETTh1", "hier", 0, (0.10, 0.20), 10.0), _forecast_run("ETTh1", "hier", 1, (0.12, 0.22), 12.0),
+    _forecast_run("ETTh1", "hier", 2, (0.14, 0.24), 14.0), _forecast_run("ETTh1", "iars", 0, (0.08, 0.19), 5.0),
+    _forecast_run("ETTh1", "iars", 1, (0.10, 0.23), 6.0), _forecast_run("ETTh1", "iars", 2, (0.12, 0.20), 7.0),
+]
+
+
+def _anomaly_run(dataset, loss, seed, f1, time, series=("a", "b"), base_f1=0.5):
+    """An anomaly record over ``series``: pooled F1 ``f1``, each series' F1 f1 ± 0.1 (the last
+    series: no labelled anomaly, None), point-wise F1 and PR-AUC from it; the baseline's by seed."""
+    def scores(value):
+        return {"f1": value, "point_f1": None if value is None else value / 2,
+                "range_pr_auc": None if value is None else value / 4, "precision": value, "recall": value}
+    per = {s: scores(None if i == len(series) - 1 and len(series) > 1 else f1 + 0.1 * (-1) ** i)
+           for i, s in enumerate(series)}
+    base = {"detector": "KMeansAD(n_clusters=20, window_size=20)", **scores(base_f1 + 0.1 * seed),
+            "per_series": {s: scores(base_f1 + 0.1 * seed) for s in series}}
+    return {"dataset": dataset, "loss": loss, "variant": loss, "K": 16, "seed": seed, "pretrain_time_s": time,
+            "anomaly": scores(f1), "per_series": per, "baseline": base, "n_series": len(series),
+            "config": {"task": {"name": "anomaly"}}}
+
+
+ANOMALIES = [_anomaly_run("NAB", loss, seed, f1, time) for loss, f1s, time in (("hier", (0.4, 0.5, 0.6), 10.0),
+                                                                               ("random", (0.5, 0.6, 0.6), 4.0))
+             for seed, f1 in enumerate(f1s)]
+
+
+def test_records_are_told_apart_by_task_and_checked_for_what_the_report_reads(tmp_path):
+    from iars.reporting.records import kind
+
+    assert [kind(r) for r in (RUNS[0], FORECASTS[0], ANOMALIES[0], {"loss": "baselines"})] == [
+        "classification", "forecasting", "anomaly", "baselines"]
+    assert kind({"loss": "hier", "config": {"task": "forecasting"}}) == "forecasting"  # the name alone: older records
+    assert kind({"loss": "hier", "config": {"task": {"name": None}}}) == "classification"
+    _write_runs(tmp_path / "ok", [FORECASTS[0], ANOMALIES[0]])  # neither has acc: both are read
+    assert len(load_runs([tmp_path / "ok"])[0]) == 2
+    _write_runs(tmp_path / "bad", [{k: v for k, v in FORECASTS[0].items() if k != "forecast"}])
+    with pytest.raises(ReportError, match="lacks forecast"):
+        load_runs([tmp_path / "bad"])
+    _write_runs(tmp_path / "other", [dict(FORECASTS[0], config={"task": {"name": "imputation"}})])
+    with pytest.raises(ReportError, match="task 'imputation', which the report does not know"):
+        load_runs([tmp_path / "other"])
+
+
+def test_forecasting_table_has_each_variants_and_controls_mse_and_mae_per_horizon():
+    from iars.reporting.tasks import forecast_frame, forecast_tables
+
+    table = forecast_tables(forecast_frame(FORECASTS))
+    header = [c.strip() for c in table.splitlines()[2].strip("|").split("|")]
+    assert header == ["dataset", "H", "hier MSE", "hier MAE", "iars MSE", "iars MAE", "untrained MSE", "untrained MAE",
+                      "lagged MSE", "lagged MAE"]
+    rows = [line.split("|")[1:-1] for line in table.splitlines()[4:]]
+    first = [c.strip() for c in rows[0]]
+    # the untrained control: the same for every variant of a seed, its std over the 3 seeds (0.9, 0.95, 0.9)
+    assert first == ["ETTh1", "24", "0.120 ± 0.020", "0.060 ± 0.010", "**0.100 ± 0.020**", "**0.050 ± 0.010**",
+                     "0.917 ± 0.029", "0.458 ± 0.014", "0.500 ± 0.000", "0.250 ± 0.000"]
+    assert [c.strip() for c in rows[1]][:4] == ["ETTh1", "48", "0.220 ± 0.020", "0.110 ± 0.010"]
+    assert len(rows) == 2
+
+
+def test_forecasting_paired_differences_per_horizon_and_the_time_saved():
+    from scipy.stats import wilcoxon
+
+    from iars.reporting.tasks import forecasting_markdown, run_frame, time_savings
+
+    text = forecasting_markdown(FORECASTS)
+    assert "| iars vs hier | MSE@24 | 3 | 1 | -0.020 | 3/0/0 |" in text
+    assert f"| iars vs hier | MSE@48 | 3 | 1 | -0.013 | 2/0/1 | {wilcoxon([-0.01, 0.01, -0.04]).pvalue:.3f} |" in text
+    saved = time_savings(run_frame(FORECASTS)).iloc[0]
+    assert saved["pair"] == "iars vs hier" and saved["pairs"] == 3
+    assert saved["saving 1 − first/second"] == pytest.approx(1 - np.mean([5 / 10, 6 / 12, 7 / 14]))
+    assert saved["p"] == pytest.approx(wilcoxon([-5.0, -6.0, -7.0]).pvalue)
+    assert "| ETTh1 | 12.00 ± 2.00 | **6.00 ± 1.00** |" in text  # pretraining seconds per variant
+
+
+def test_anomaly_tables_per_series_pooled_and_the_baseline():
+    from iars.reporting.tasks import anomaly_frame, anomaly_tables
+
+    tables = anomaly_tables(anomaly_frame(ANOMALIES))
+    f1 = _rows(tables.split("### Anomaly detection: point-wise F1")[0])
+    assert list(f1) == ["NAB: all (2 series)", "NAB: a", "NAB: b"]
+    assert f1["NAB: all (2 series)"] == ["0.500 ± 0.100", "0.567 ± 0.058", "**0.600 ± 0.100**"]
+    assert f1["NAB: a"] == ["0.600 ± 0.100", "**0.667 ± 0.058**", "0.600 ± 0.100"]  # a's F1: the pooled + 0.1
+    assert f1["NAB: b"] == ["–", "–", "**0.600 ± 0.100**"]  # no labelled anomaly in the runs' b: no F1
+    header = [c.strip() for c in tables.splitlines()[2].strip("|").split("|")]
+    assert header == ["series", "hier", "random", "KMeansAD"]
+    pr = _rows(tables.split("### Anomaly detection: range PR-AUC")[1])
+    assert pr["NAB: all (2 series)"][:2] == ["0.125 ± 0.025", "0.142 ± 0.014"]
+
+
+def test_anomaly_paired_differences_of_the_pooled_and_the_per_series_scores():
+    from iars.reporting.tasks import anomaly_markdown
+
+    text = anomaly_markdown(ANOMALIES)
+    assert "| random vs hier | delay-adjusted F1 | 3 | 1 | +0.067 | 2/1/0 |" in text
+    assert "| random vs hier | delay-adjusted F1 by series | 3 | 1 | +0.067 | 2/1/0 |" in text  # b has none
+    assert "| random vs hier | 3 | 4.000 | 10.000 | 0.600 | 0.250 |" in text  # 1 − 4/10 saved
+
+
+def _write_figure_data(root, runs, first=0):
+    """forecast.npz or anomaly_scores.npz, as the task stages write them, into the job dirs of
+    ``runs`` (:func:`_write_runs`'s, numbered from ``first``)."""
+    from iars.tasks.anomaly import write_scores
+
+    for i, run in enumerate(runs, first):
+        job, rng = root / str(i), np.random.default_rng(i)
+        if "forecast" in run:
+            arrays = {"horizons": np.array(run["horizons"]), "start": np.int64(300), "context": rng.normal(size=21),
+                      "target": np.array("OT")}
+            for h in run["horizons"]:
+                truth = np.sin(np.arange(h) / 4)
+                arrays |= {f"true_{h}": truth, f"pred_{h}": truth + 0.1 * rng.normal(size=h)}
+            np.savez(job / "forecast.npz", **arrays)
+        else:
+            labels = np.zeros(400, dtype=int)
+            labels[200:210] = 1
+            scores = rng.random(400) + 3 * labels
+            write_scores(job, {s: (scores, 2.0, labels if s == "a" else 0 * labels, (scores > 2).astype(int))
+                               for s in run["per_series"]})
+
+
+def test_write_report_of_task_runs_beside_classification_runs(tmp_path):
+    classification_only, _ = write_report([_fresh(tmp_path / "c", RUNS)], tmp_path / "c_out")
+    sweep = _fresh(tmp_path / "all", RUNS + FORECASTS + ANOMALIES)
+    _write_figure_data(sweep, FORECASTS + ANOMALIES, first=len(RUNS))
+    report, figures = write_report([sweep])
+    text = report.read_text()
+    assert text.splitlines()[2] == "8 SSL runs, 0 1-NN baseline runs, 6 forecasting runs, 6 anomaly runs; mean ± std over seeds."
+    classification = classification_only.read_text().split("\n\n", 2)[2].split("![")[0]
+    assert classification in text  # the classification part is as it was without the task runs
+    assert "## Forecasting" in text and "## Anomaly detection" in text and "| NAB: a |" in text
+    assert {"forecast.png", "anomaly_scores.png"} <= {p.name for p in figures}
+    for name in ("forecast", "anomaly_scores"):
+        png = sweep / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000 and f"![{name}]({name}.png)" in text
+    only_tasks, figures = write_report([_fresh(tmp_path / "tasks", FORECASTS)])
+    assert only_tasks.read_text().splitlines()[2] == "6 forecasting runs; mean ± std over seeds."
+    assert figures == []  # no forecast.npz: no figure
+
+
+def _fresh(root, runs):
+    _write_runs(root, runs)
+    return root
+
+
+def test_the_shipped_selection_study_report_is_regenerated_byte_for_byte(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)  # the report names its dirs as given
+    report, _ = write_report(["docs/selection_study/runs"], tmp_path)
+    assert report.read_text() == (REPO / "docs" / "selection_study" / "report.md").read_text()

@@ -5,13 +5,15 @@ one way: :mod:`~iars.reporting.records` (finding and reading the run records, th
 pandas frame, the order of datasets and variants) → :mod:`~iars.reporting.tables`
 (aggregation over seeds, the markdown tables) → :mod:`~iars.reporting.figures` (the
 paper's figures) and :mod:`~iars.reporting.study` (the selection study's statistics and
-figures) → here, :func:`write_report`, which picks the tables and figures that the runs call for.
+figures) → :mod:`~iars.reporting.tasks` (the forecasting and anomaly-detection runs' tables,
+paired comparisons and figures) → here, :func:`write_report`, which picks the tables and
+figures that the runs call for.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from iars.reporting import study
+from iars.reporting import study, tasks
 from iars.reporting.figures import (
     baseline_figure,
     resolutions_figure,
@@ -22,12 +24,14 @@ from iars.reporting.figures import (
 )
 from iars.reporting.records import (
     BASELINES,
+    CLASSIFICATION,
     PAIRS,
     RULES,
     VARIANT_ORDER,
     baseline_frame,
     failure,
     frame,
+    kind,
     load_runs,
     ordered_datasets,
     ordered_variants,
@@ -53,30 +57,34 @@ __all__ = [
     "ACC", "BASELINES", "PAIRS", "RULES", "TIME", "VARIANT_ORDER", "baseline_figure", "baseline_frame",
     "baseline_table", "best", "comparison_tables", "fmt", "frame", "load_runs", "markdown_table",
     "ordered_datasets", "ordered_variants", "resolutions_figure", "scaling_axes", "scaling_figure",
-    "scaling_table", "scatter_figure", "stats", "study", "table_k", "to_markdown", "tsne_figure", "tsne_picks",
-    "variant_label", "write_report",
+    "scaling_table", "scatter_figure", "stats", "study", "table_k", "tasks", "to_markdown", "tsne_figure",
+    "tsne_picks", "variant_label", "write_report",
 ]
 
 
 def write_report(dirs: list[str | Path], out_dir: str | Path | None = None, k: int | None = None,
                  proposed: str = "iars") -> tuple[Path, list[Path]]:
-    """Read the runs under ``dirs`` (SSL sweeps and 1-NN baseline sweeps alike) and write
-    ``report.md`` and the figures (PNG) into ``out_dir`` (default: the first dir).
+    """Read the runs under ``dirs`` (SSL sweeps of any task and 1-NN baseline sweeps alike) and
+    write ``report.md`` and the figures (PNG) into ``out_dir`` (default: the first dir).
 
     The tables follow the runs: a scaling sweep (length or train size varies) gets Tables
     IV/V and time curves; other SSL sweeps Table II and, with hier and iars, the Fig. 5
     scatter; 1-NN records Table III (at ``k``, default the largest K) and Fig. 6; a
     selection study (random beside iars) its statistics (:mod:`iars.reporting.study`). IARS
-    runs add the selection plot, runs with ``embeddings.npz`` the t-SNE. Returns the report's
-    path and the figures' paths.
+    runs add the selection plot, runs with ``embeddings.npz`` the t-SNE. Forecasting and
+    anomaly-detection runs (``config.task.name``) get their own sections and figures
+    (:mod:`iars.reporting.tasks`). Returns the report's path and the figures' paths.
     """
     runs, missing = load_runs(dirs)
     nn_runs = [r for r in runs if r["loss"] == BASELINES]
-    ssl, nn = frame([r for r in runs if r["loss"] != BASELINES]), baseline_frame(nn_runs)
+    ssl, nn = frame([r for r in runs if kind(r) == CLASSIFICATION]), baseline_frame(nn_runs)
+    task_runs = {name: [r for r in runs if kind(r) == name] for name in tasks.TASKS}
+    counted = [f"{len(v)} {name} runs" for name, v in task_runs.items() if v]
+    if len(ssl) or nn_runs or not counted:
+        counted.insert(0, f"{len(ssl)} SSL runs, {len(nn_runs)} 1-NN baseline runs")
     out = Path(out_dir or dirs[0])
     out.mkdir(parents=True, exist_ok=True)
-    sections = [f"# Report: {', '.join(map(str, dirs))}",
-                f"{len(ssl)} SSL runs, {len(nn_runs)} 1-NN baseline runs; mean ± std over seeds."]
+    sections = [f"# Report: {', '.join(map(str, dirs))}", f"{', '.join(counted)}; mean ± std over seeds."]
     if missing:
         sections.append(f"**{len(missing)} job(s) without {METRICS_FILE}** (failed or unfinished):\n\n"
                         + "\n".join(f"- {m}: {failure(m)}" for m in missing))
@@ -105,6 +113,9 @@ def write_report(dirs: list[str | Path], out_dir: str | Path | None = None, k: i
         picks = tsne_picks(ssl)
         if picks:
             figures["tsne"] = tsne_figure(picks)
+    task_sections, task_figures = tasks.sections(task_runs)
+    sections += task_sections
+    figures.update(task_figures)
     paths = []
     for name, fig in figures.items():
         paths.append(out / f"{name}.png")

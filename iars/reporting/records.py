@@ -1,7 +1,8 @@
 """Run records of sweeps: finding and reading each run's ``metrics.json`` (and the failure
-records of the jobs that wrote none), the SSL runs as one pandas frame (a row per run), the
-1-NN baseline records as another (a row per dataset × method), and the one order of
-datasets and variants that every table and figure follows.
+records of the jobs that wrote none), the task each record is of (:func:`kind`), the SSL
+classification runs as one pandas frame (a row per run), the 1-NN baseline records as another
+(a row per dataset × method), and the one order of datasets and variants that every table and
+figure follows. The forecasting and anomaly runs' frames are :mod:`iars.reporting.tasks`'.
 """
 from __future__ import annotations
 
@@ -17,8 +18,12 @@ from iars.runs import FAILURE_FILE, METRICS_FILE, read_metrics
 from iars.variants import VARIANTS, label
 
 BASELINES = "baselines"  # the ``loss`` of a scripts/baselines.py record
-REQUIRED_KEYS = {False: {"dataset", "loss", "K", "seed", "pretrain_time_s", "acc"}, True: {"dataset", "loss", "acc"}}
-"""The keys the report reads, of an SSL record (False) and of a 1-NN baseline record (True)."""
+CLASSIFICATION, FORECASTING, ANOMALY = "classification", "forecasting", "anomaly"
+"""The tasks (``config.task.name``, :mod:`iars.tasks`) of SSL records."""
+_SSL_KEYS = {"dataset", "loss", "K", "seed", "pretrain_time_s"}
+REQUIRED_KEYS = {CLASSIFICATION: _SSL_KEYS | {"acc"}, FORECASTING: _SSL_KEYS | {"forecast"},
+                 ANOMALY: _SSL_KEYS | {"anomaly"}, BASELINES: {"dataset", "loss", "acc"}}
+"""The keys the report reads, of each :func:`kind` of record."""
 
 
 # -- variant vocabulary: the labels of iars.variants ------------------------------------------
@@ -58,6 +63,16 @@ def ordered_datasets(df: pd.DataFrame) -> list[str]:
 # -- reading the records ---------------------------------------------------------------------
 
 
+def kind(run: dict) -> str:
+    """What a record is of: ``baselines`` (a scripts/baselines.py record), else its task,
+    ``config.task.name`` (a mapping or, in older records, the name; missing: classification)."""
+    if run.get("loss") == BASELINES:
+        return BASELINES
+    config = run.get("config")
+    spec = config.get("task") if isinstance(config, dict) else None
+    return (spec.get("name") if isinstance(spec, dict) else spec) or CLASSIFICATION
+
+
 def load_runs(dirs: list[str | Path]) -> tuple[list[dict], list[Path]]:
     """Every ``metrics.json`` under ``dirs`` (each record gets ``run_dir``), and the job dirs
     (those with a ``.hydra`` folder) that hold none: failed or unfinished runs."""
@@ -73,7 +88,11 @@ def load_runs(dirs: list[str | Path]) -> tuple[list[dict], list[Path]]:
                 run = read_metrics(path.parent)
             except (OSError, ValueError) as exc:
                 raise ReportError(f"{path} is not a readable run record ({exc})") from exc
-            lacking = sorted(REQUIRED_KEYS[run.get("loss") == BASELINES] - set(run))
+            what = kind(run)
+            if what not in REQUIRED_KEYS:
+                raise ReportError(f"{path} is a run of task {what!r}, which the report does not know (it reports "
+                                  f"{', '.join(k for k in REQUIRED_KEYS if k != BASELINES)}): move it out of the sweep dir")
+            lacking = sorted(REQUIRED_KEYS[what] - set(run))
             if lacking:
                 raise ReportError(f"{path} lacks {', '.join(lacking)}: not a record of iars-train or iars-baselines "
                                   "(move it out of the sweep dir, or rerun that job)")

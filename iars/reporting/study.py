@@ -73,7 +73,7 @@ def paired_tests(df: pd.DataFrame, pairs=PAIRS) -> pd.DataFrame:
         rows.append({
             "pair": f"{a} vs {b}", "runs": len(runs), "mean diff (pts)": 100 * runs.mean(),
             "wins/ties/losses": f"{(runs > 0).sum()}/{(runs == 0).sum()}/{(runs < 0).sum()}",
-            "p (runs)": _wilcoxon(runs), "datasets": len(means), "p (dataset means)": _wilcoxon(means),
+            "p (runs)": signed_rank_p(runs), "datasets": len(means), "p (dataset means)": signed_rank_p(means),
         })
     tests = pd.DataFrame(rows)
     if len(tests):
@@ -89,7 +89,9 @@ def holm(p: pd.Series) -> pd.Series:
     return adjusted.reindex(p.index)
 
 
-def _wilcoxon(diff: pd.Series) -> float:
+def signed_rank_p(diff: pd.Series) -> float:
+    """The two-sided Wilcoxon signed-rank p of paired differences ``diff`` (NaN for none; 1 when
+    none is nonzero: no evidence of any difference)."""
     if len(diff) == 0:
         return float("nan")
     if (diff == 0).all():

@@ -12,12 +12,19 @@ Point adjustment inflates F1 (Kim et al., AAAI 2022), so beside it: the point-wi
 same predictions, and threshold-free scores of the adjusted scores (aeon's range PR-AUC of
 Paparrizos et al., VLDB 2022; the plain PR-AUC; VUS-PR on request); and a baseline detector
 (aeon's KMeansAD) whose own scores go through the same threshold rule, suppression and metrics.
+
+With ``config["output_dir"]`` set, the stage also writes ``anomaly_scores.npz`` there
+(:func:`write_scores`, :data:`iars.runs.ANOMALY_SCORES_FILE`), what the report plots: the
+series' ``names``, their ``thresholds``, the ``delay``, and for the i-th series its test part's
+adjusted scores ``scores_<i>`` (float32), labels ``labels_<i>`` and predictions
+``predictions_<i>`` (int8, after suppression): about 6 bytes per test step.
 """
 from __future__ import annotations
 
 import time
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +37,7 @@ from torch import nn
 from iars.data.anomaly import AnomalySeries
 from iars.encoding import encode
 from iars.errors import ConfigError, DataError
+from iars.runs import ANOMALY_SCORES_FILE
 
 PADDING = 200
 """Steps before each timestamp its representation sees (TS2Vec's ``sliding_padding``)."""
@@ -193,11 +201,14 @@ def _f1_scores(preds: list, labels: list, delay: int) -> dict[str, float | None]
 
 
 def evaluate_scores(series: Sequence[AnomalySeries], scores: Sequence, delay: int = DELAY,
-                    vus_pr_max_buffer: int | None = None, adjust: bool = True) -> tuple[dict, dict]:
+                    vus_pr_max_buffer: int | None = None, adjust: bool = True,
+                    arrays: dict | None = None) -> tuple[dict, dict]:
     """Each series' raw scores (T_i, train part first) through :func:`protocol`; returns the pooled
     scores (point-adjusted and point-wise F1/precision/recall over all test parts; the mean
     threshold-free scores of the ``n_scored`` series with a labelled anomaly in their test part)
-    and the per-series ones. A score without a labelled anomaly to find is None."""
+    and the per-series ones. A score without a labelled anomaly to find is None. An ``arrays``
+    dict receives, per series name, its test part's ``(adjusted scores, threshold, labels,
+    predictions)``."""
     keys = ["range_pr_auc", "pr_auc"] + (["vus_pr"] if vus_pr_max_buffer is not None else [])
     per_series, preds, labels, free = {}, [], [], []
     for s, raw in zip(series, scores, strict=True):
@@ -210,6 +221,8 @@ def evaluate_scores(series: Sequence[AnomalySeries], scores: Sequence, delay: in
             "n_predicted": int(pred.sum()),
         }
         free += [scored] if label.any() else []
+        if arrays is not None:
+            arrays[s.name] = (adjusted, thr, label, pred)
         preds.append(pred)
         labels.append(label)
     pooled = {**_f1_scores(preds, labels, delay),
@@ -231,14 +244,29 @@ def representation_scores(encoder: nn.Module, values: np.ndarray, padding: int =
 
 
 def detect(encoder: nn.Module, series: Sequence[AnomalySeries], padding: int = PADDING, delay: int = DELAY,
-           vus_pr_max_buffer: int | None = None) -> dict[str, Any]:
+           vus_pr_max_buffer: int | None = None, arrays: dict | None = None) -> dict[str, Any]:
     """TS2Vec's anomaly detection with ``encoder`` on ``series`` (whole, scaled as pretraining saw
-    them): ``{"anomaly": pooled, "per_series": {name: ...}, "encode_time_s"}`` (:func:`evaluate_scores`)."""
+    them): ``{"anomaly": pooled, "per_series": {name: ...}, "encode_time_s"}`` (:func:`evaluate_scores`,
+    which fills ``arrays``)."""
     start = time.perf_counter()
     scores = [representation_scores(encoder, s.values, padding) for s in series]
     seconds = time.perf_counter() - start
-    pooled, per_series = evaluate_scores(series, scores, delay, vus_pr_max_buffer)
+    pooled, per_series = evaluate_scores(series, scores, delay, vus_pr_max_buffer, arrays=arrays)
     return {"anomaly": pooled, "per_series": per_series, "encode_time_s": seconds}
+
+
+def write_scores(run_dir: str | Path, arrays: Mapping[str, tuple], delay: int = DELAY) -> Path:
+    """``anomaly_scores.npz`` in ``run_dir`` (see the module's docstring) from the ``arrays`` that
+    :func:`evaluate_scores` filled."""
+    out: dict[str, np.ndarray] = {"names": np.array(list(arrays)), "delay": np.int64(delay),
+                                  "thresholds": np.array([thr for _, thr, _, _ in arrays.values()], dtype=np.float64)}
+    for i, (scores, _, labels, predictions) in enumerate(arrays.values()):
+        out[f"scores_{i}"] = np.asarray(scores, dtype=np.float32)
+        out[f"labels_{i}"] = np.asarray(labels, dtype=np.int8)
+        out[f"predictions_{i}"] = np.asarray(predictions, dtype=np.int8)
+    path = Path(run_dir) / ANOMALY_SCORES_FILE
+    np.savez_compressed(path, **out)
+    return path
 
 
 def kmeans_scores(series: AnomalySeries, seed: int = 0, window_size: int = 20, n_clusters: int = 20) -> np.ndarray:
@@ -330,12 +358,16 @@ def check(config: Mapping, data) -> list[str]:
 
 def evaluate(config: Mapping, datamodule, encoder: nn.Module) -> dict[str, Any]:
     """The anomaly stage on ``encoder`` and, unless ``task.baseline`` is null, the baseline
-    detector; returns the record's anomaly fields."""
+    detector; returns the record's anomaly fields. With ``output_dir``, also ``anomaly_scores.npz``
+    there (:func:`write_scores`: the encoder's, not the baseline's)."""
     options = settings(config)
     series = _series(datamodule)
     vus = options["vus_pr_max_buffer"]
+    arrays = {} if config.get("output_dir") else None
     out = {"n_series": len(series), "padding": options["padding"], "delay": options["delay"],
-           **detect(encoder, series, options["padding"], options["delay"], vus)}
+           **detect(encoder, series, options["padding"], options["delay"], vus, arrays)}
+    if arrays is not None:
+        write_scores(config["output_dir"], arrays, options["delay"])
     if options["baseline"]:
         with warnings.catch_warnings():  # k-means on a flat series finds fewer distinct clusters
             warnings.simplefilter("ignore", ConvergenceWarning)

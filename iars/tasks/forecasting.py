@@ -7,6 +7,13 @@ Two controls answer the known doubts (ts2vec #20, #35): the same ridge on an unt
 (the trained one's own initialisation: same class, arguments and seed) and on the raw lagged
 window of the series. Settings: ``config["task"]``, e.g. ``{"name": "forecasting",
 "padding": 200, "controls": true, "lags": null}`` (:data:`SETTINGS`); horizons: the datamodule's.
+
+With ``config["output_dir"]`` set, the stage also writes ``forecast.npz`` there
+(:func:`write_forecast`, :data:`iars.runs.FORECAST_FILE`: a few kB), what the report plots: for
+each horizon H the trained encoder's forecast of the first test window and its truth
+(``pred_<H>``, ``true_<H>``: the H steps after the test part's first timestamp t0), and the
+``context`` before it (the target at t0 − padding..t0, what the encoder saw), all of the target
+channel on the original scale; also ``horizons``, ``start`` (t0's step in the series) and ``target``.
 """
 from __future__ import annotations
 
@@ -27,6 +34,7 @@ from iars.data import Split
 from iars.data.forecast import ForecastData, ForecastDataModule, check_horizons, default_horizons
 from iars.encoding import encode
 from iars.errors import ConfigError, DataError
+from iars.runs import FORECAST_FILE
 
 ALPHAS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 """TS2Vec's ridge penalties (``_eval_protocols.fit_ridge``)."""
@@ -84,12 +92,14 @@ def _errors(pred: np.ndarray, target: np.ndarray) -> tuple[float, float]:
 
 
 def ridge_forecast(features: np.ndarray, fd: ForecastData, horizons: Sequence[int] | None = None,
-                   drop: int = 0) -> dict[str, dict[str, float]]:
+                   drop: int = 0, windows: dict | None = None) -> dict[str, dict[str, float]]:
     """Features 1×T×F of every timestamp of ``fd`` -> per horizon (keys: the horizon as a string,
     as JSON keeps it) the test ``mse``/``mae`` on the scaled values, ``mse_raw``/``mae_raw`` on the
     original scale, the chosen ``alpha``, its ``valid_score`` (√MSE + MAE on the valid part, what
     chose it) and ``ridge_time_s`` (choosing α and refitting). The first
-    ``drop`` train timestamps give no sample (TS2Vec: their windows reach before the series)."""
+    ``drop`` train timestamps give no sample (TS2Vec: their windows reach before the series).
+    A ``windows`` dict receives, per horizon, the first test window's prediction and truth
+    (``(pred, true)``, each H×C' scaled)."""
     out = {}
     for horizon in fd.horizons if horizons is None else horizons:
         train = pred_samples(*fd.part("train", features), horizon, drop)
@@ -102,6 +112,8 @@ def ridge_forecast(features: np.ndarray, fd: ForecastData, horizons: Sequence[in
         pred = ridge.predict(test_X)
         mse, mae = _errors(pred, test_y)
         shape = (-1, horizon, len(fd.targets))
+        if windows is not None:
+            windows[str(horizon)] = (pred[0].reshape(shape[1:]), test_y[0].reshape(shape[1:]))
         mse_raw, mae_raw = _errors(fd.to_original(pred.reshape(shape)), fd.to_original(test_y.reshape(shape)))
         out[str(horizon)] = {"mse": mse, "mae": mae, "mse_raw": mse_raw, "mae_raw": mae_raw,
                              "alpha": float(ridge.alpha), "valid_score": float(np.sqrt(valid_mse) + valid_mae),
@@ -114,14 +126,31 @@ def _stage(results: dict[str, dict[str, float]], **fields: Any) -> dict[str, Any
 
 
 def forecast(encoder: nn.Module, fd: ForecastData, horizons: Sequence[int] | None = None,
-             padding: int = SETTINGS["padding"]) -> dict[str, Any]:
+             padding: int = SETTINGS["padding"], windows: dict | None = None) -> dict[str, Any]:
     """TS2Vec's forecasting stage: each timestamp's representation from the window [t − padding, t]
     (causal, sliding length 1) -> :func:`ridge_forecast` dropping the first ``padding`` train
-    timestamps. Returns ``{"forecast": per horizon, "encode_time_s", "ridge_time_s"}``."""
+    timestamps (``windows``: its first test windows). Returns ``{"forecast": per horizon,
+    "encode_time_s", "ridge_time_s"}``."""
     start = perf_counter()
     features = encode(encoder, fd.data, pooling=None, causal=True, sliding_length=1, sliding_padding=padding)
     seconds = perf_counter() - start
-    return _stage(ridge_forecast(features, fd, horizons, drop=padding), encode_time_s=seconds)
+    return _stage(ridge_forecast(features, fd, horizons, drop=padding, windows=windows), encode_time_s=seconds)
+
+
+def write_forecast(run_dir: str | Path, fd: ForecastData, windows: Mapping[str, tuple], padding: int) -> Path:
+    """``forecast.npz`` in ``run_dir`` (see the module's docstring): ``windows`` (from
+    :func:`ridge_forecast`) and the context before them, of the target channel (the last),
+    on the original scale, float32."""
+    t0 = fd.test.start
+    series = fd.to_original(fd.data[0, :, fd.n_covariates:])[:, -1]
+    arrays = {"horizons": np.array([int(h) for h in windows], dtype=np.int64), "start": np.int64(t0),
+              "context": series[max(0, t0 - padding): t0 + 1].astype(np.float32), "target": np.array(fd.targets[-1])}
+    for horizon, (pred, true) in windows.items():
+        arrays[f"pred_{horizon}"] = fd.to_original(pred)[:, -1].astype(np.float32)
+        arrays[f"true_{horizon}"] = fd.to_original(true)[:, -1].astype(np.float32)
+    path = Path(run_dir) / FORECAST_FILE
+    np.savez_compressed(path, **arrays)
+    return path
 
 
 # -- the controls ----------------------------------------------------------------------------
@@ -209,11 +238,15 @@ def check(config: Mapping, data: Split) -> list[str]:
 
 def evaluate(config: Mapping, datamodule: ForecastDataModule, encoder: nn.Module) -> dict[str, Any]:
     """The forecasting stage on ``encoder`` and, with ``controls``, on the untrained encoder and the
-    lagged window; returns the record's forecasting fields."""
+    lagged window; returns the record's forecasting fields. With ``output_dir``, also
+    ``forecast.npz`` there (:func:`write_forecast`)."""
     s = settings(config)
     fd = datamodule.forecast_data()
     horizons, padding = list(datamodule.horizons), s["padding"]
-    trained = forecast(encoder, fd, horizons, padding)
+    windows = {} if config.get("output_dir") else None
+    trained = forecast(encoder, fd, horizons, padding, windows)
+    if windows is not None:
+        write_forecast(config["output_dir"], fd, windows, padding)
     controls = None
     if s["controls"]:
         device = next(encoder.parameters()).device
