@@ -1,6 +1,7 @@
 """The paper's experiment presets, launchers and trainer=ddp: composition, a toy sweep and
 its report end to end, and a sweep through the submitit launcher."""
 import json
+import re
 
 import pytest
 import torch
@@ -238,3 +239,15 @@ def test_trainer_ddp_runs_the_classifier_on_rank_zero_only(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["steps"] == 3 and metrics["config"]["trainer"]["strategy"] == "ddp"
     assert (tmp_path / "last.ckpt").is_file()
+
+
+def test_optuna_search_maximises_the_validation_score_not_the_test_accuracy(tmp_path):
+    """hparams_search=optuna (the optuna extra): two trials; Optuna's best value is a trial's
+    val_acc. Skipped where the extra is not installed (CI installs the dev extra only)."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="the optuna extra is not installed: "
+                        "pip install -e '.[optuna]'")
+    out = run_script("train.py", "-m", "hparams_search=optuna", "hydra.sweeper.n_trials=2", "trainer.max_steps=2",
+                     "model.K=8", "model.depth=1", "~logger", f"hydra.sweep.dir={tmp_path}")
+    records = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("*/metrics.json"))]
+    best = float(re.search(r"Best value: ([\d.]+)", out.stdout + out.stderr).group(1))
+    assert len(records) == 2 and best == max(r["val_acc"] for r in records)
