@@ -41,8 +41,9 @@ from iars.runs import CHECKPOINT_FILE, held, write_metrics
 from iars.tasks import classification, task
 from iars.variants import variant_of
 
-RESULT_KEYS = ("acc", "f1", "pretrain_time_s", "step_time_s", "steps", "epochs", "probe_time_s")
-"""What a run logs to its logger as results (and into W&B's summary)."""
+RESULT_KEYS = ("pretrain_time_s", "step_time_s", "steps", "epochs", "probe_time_s")
+"""What every run logs to its logger as results (and into W&B's summary), beside its task's
+(``results(record)`` of :mod:`iars.tasks`: e.g. ``acc``, ``mse/24``)."""
 
 QUIET_WARNINGS = (".*does not have many workers.*", ".*The number of training batches.*log_every_n_steps.*",
                   ".*isinstance.treespec, LeafSpec.*")
@@ -240,7 +241,8 @@ def _train(config: Mapping, out_dir: Path) -> dict:
             return {}  # the classifier stage and metrics.json: rank 0 only
         metrics = run_record(config, datamodule, fitted, stage.evaluate(config, datamodule, fitted.module.eval_encoder),
                              notes)
-        log_results(logger, {k: v for k, v in metrics.items() if k in RESULT_KEYS and v is not None})
+        log_results(logger, {**{k: v for k, v in metrics.items() if k in RESULT_KEYS and v is not None},
+                             **stage.results(metrics)})
         path = write_metrics(out_dir, metrics)
         if (config.get("logger") or {}).get("log_model"):
             log_artifacts(logger, out_dir, f"{datamodule.name}-{metrics['loss']}")

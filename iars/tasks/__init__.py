@@ -2,7 +2,8 @@
 
 A task is a module with ``check(config, data) -> warnings`` (refuse, before pretraining, what
 would make its stage fail), ``evaluate(config, datamodule, encoder) -> dict`` (its stage and
-its fields of the run's record), ``validation_score(record) -> float | None`` (what a Hydra
+its fields of the run's record), ``results(record) -> dict`` (its scores as flat names, for the
+run's logger), ``validation_score(record) -> float | None`` (what a Hydra
 sweeper maximises: a score of data other than the test split) and ``summary(record) -> str``
 (its part of the summary line).
 :data:`TASKS` names them; :func:`iars.pipeline.train` runs ``config["task"]`` (the group

@@ -379,6 +379,16 @@ def _f(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def results(record: Mapping[str, Any]) -> dict[str, float]:
+    """The scores the run's logger gets: ``anomaly/<score>`` and ``baseline/<score>`` for the
+    delay-adjusted and point-wise F1 and the range PR-AUC (those defined), and ``encode_time_s``."""
+    out = {}
+    for prefix, scores in (("anomaly", record.get("anomaly")), ("baseline", record.get("baseline"))):
+        out.update({f"{prefix}/{k}": scores[k] for k in ("f1", "point_f1", "range_pr_auc")
+                    if scores and scores.get(k) is not None})
+    return {**out, "encode_time_s": record["encode_time_s"]}
+
+
 def validation_score(record: Mapping[str, Any]) -> None:
     """None: the protocol's only labels are the test part's (the training part is assumed normal),
     so there is no score a sweeper could tune on without seeing the test labels."""

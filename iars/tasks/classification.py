@@ -72,6 +72,11 @@ def evaluate(config: Mapping, datamodule: TimeSeriesDataModule, encoder: nn.Modu
     }
 
 
+def results(record: Mapping[str, Any]) -> dict[str, float]:
+    """The scores the run's logger gets: ``acc``, ``f1``, ``val_acc`` (those the stage computed)."""
+    return {k: record[k] for k in ("acc", "f1", "val_acc") if record.get(k) is not None}
+
+
 def validation_score(record: Mapping[str, Any]) -> float | None:
     """What a Hydra sweeper maximises: the classifier's cross-validated accuracy on the train
     embeddings (``val_acc``), never the test accuracy."""

@@ -269,6 +269,15 @@ def evaluate(config: Mapping, datamodule: ForecastDataModule, encoder: nn.Module
     }
 
 
+def results(record: Mapping[str, Any]) -> dict[str, float]:
+    """The scores the run's logger gets: ``mse/<H>``, ``mae/<H>`` (test, scaled) per horizon, the
+    controls' ``untrained/mse/<H>``, ``lagged/mse/<H>``, and ``encode_time_s``."""
+    out = {f"{m}/{h}": r[m] for h, r in record["forecast"].items() for m in ("mse", "mae")}
+    for name, control in (record.get("controls") or {}).items():
+        out.update({f"{name}/mse/{h}": r["mse"] for h, r in control["forecast"].items()})
+    return {**out, "encode_time_s": record["encode_time_s"]}
+
+
 def validation_score(record: Mapping[str, Any]) -> float | None:
     """What a Hydra sweeper maximises: minus the valid part's √MSE + MAE (what chose each α),
     averaged over the horizons; never the test part."""
