@@ -187,6 +187,7 @@ class TimeSeriesEncoder(NestedParamsMixin, TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True  # N×C×T (N×T: one channel), or a list of C×T_i
         tags.input_tags.allow_nan = True  # missing values
+        tags.transformer_tags.preserves_dtype = ["float32"]  # the encoder computes, and returns, float32
         return tags
 
     # -- the run config these parameters describe -------------------------------------
