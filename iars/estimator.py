@@ -220,6 +220,8 @@ class TimeSeriesEncoder(NestedParamsMixin, TransformerMixin, BaseEstimator):
                 warnings.catch_warnings():
             # the DataModule resumes the data order mid-epoch (its state_dict), which Lightning does not see
             warnings.filterwarnings("ignore", ".*resuming from a checkpoint that ended before the epoch ended.*")
+            # a run's last.ckpt names its periodic ModelCheckpoint, which a fit here does not need
+            warnings.filterwarnings("ignore", ".*callbacks used to create the checkpoint need to be provided.*")
             resume = self._resume(config, datamodule, Path(folder)) if warm else {}
             fitted = pretrain(config, datamodule, callbacks=[losses], **resume)
             state = _training_state(fitted.trainer, Path(folder) / "fitted.ckpt")

@@ -183,6 +183,17 @@ def test_the_estimator_and_the_cli_are_one_code_path(cli_run):
     assert scores["acc"] == metrics["acc"]
 
 
+def test_a_warm_start_continues_a_cli_run(cli_run):
+    """A run's last.ckpt holds its training state: a warm start continues its optimiser and
+    selection history (the losses of the run's own steps were not recorded: NaN)."""
+    out, metrics, _ = cli_run
+    enc = iars.load_run(out).set_params(warm_start=True, steps=2)
+    assert enc.n_steps_ == 10 and enc.loss_history_ is None
+    enc.fit(read_uea("BasicMotions")[0])
+    assert enc.n_steps_ == 12 and [h["resolution"] for h in enc.history_[:2]] == metrics["selected_resolutions"]
+    assert np.isnan(enc.loss_history_[:10]).all() and np.isfinite(enc.loss_history_[10:]).all()
+
+
 def test_load_run_names_what_is_missing(tmp_path):
     with pytest.raises(DataError, match="is not a directory"):
         iars.load_run(tmp_path / "nowhere")
