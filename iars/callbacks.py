@@ -67,6 +67,36 @@ class PretrainClock(pl.Callback):
         self.step_times = list(state_dict["step_times"])
 
 
+class LossHistory(pl.Callback):
+    """The training loss of every optimisation step, in order: :attr:`losses` (floats, one per
+    step). It keeps each step's loss as a tensor and reads them all at the end of training (or
+    when a checkpoint is saved), so it adds no device synchronisation per step. Checkpoints
+    carry it, so a resumed fit continues it."""
+
+    def __init__(self):
+        self.losses: list[float] = []
+        self._pending: list[torch.Tensor] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        self._pending.append(loss.detach().reshape(()))
+
+    def _read(self) -> list[float]:
+        if self._pending:
+            self.losses += torch.stack(self._pending).float().cpu().tolist()
+            self._pending = []
+        return self.losses
+
+    def on_train_end(self, trainer, pl_module):
+        self._read()
+
+    def state_dict(self):
+        return {"losses": list(self._read())}
+
+    def load_state_dict(self, state_dict):
+        self.losses, self._pending = list(state_dict["losses"]), []
+
+
 class SaveOnInterrupt(Checkpoint):
     """Saves a checkpoint to ``path`` when a run is stopped by SIGTERM: Lightning finishes the
     step in progress and raises ``SIGTERMException``, so the checkpoint is at a step boundary

@@ -32,24 +32,33 @@ def check_checkpoint(path: str | Path, module: pl.LightningModule) -> None:
         saved = torch.load(path, map_location="cpu", weights_only=True).get("hyper_parameters", {})
     except Exception as exc:
         raise ConfigError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
-    ignored = {"compile_encoder", "block"}  # how, not what, is computed
-    differ = []
-    for key in sorted(set(saved) | set(module.hparams)):
-        if key in ignored or saved.get(key) == module.hparams.get(key):
-            continue
-        if key == "encoder" and isinstance(saved.get(key), Mapping) and isinstance(module.hparams.get(key), Mapping):
-            a, b = saved[key], module.hparams[key]
-            differ += [f"model.{k} is {a.get(k)!r} there, {b.get(k)!r} here" for k in sorted(set(a) | set(b))
-                       if a.get(k) != b.get(k) and k != "in_channels"]
-            if a.get("in_channels") != b.get("in_channels"):
-                differ.append(f"the data has {a.get('in_channels')} channels there, {b.get('in_channels')} here")
-            continue
-        name = COMPARED_HPARAMS.get(key, f"loss.{key}")
-        differ.append(f"{name} differs" if key == "normaliser" else f"{name} is {saved.get(key)!r} there, "
-                      f"{module.hparams.get(key)!r} here")
+    differ = hparam_differences(saved, module.hparams)
     if differ:
         raise ConfigError(f"{path} does not match this run: {'; '.join(differ)}. Resume with the settings and "
                           "data it was trained with, or start a new run without ckpt_path/resume.")
+
+
+def hparam_differences(saved: Mapping, current: Mapping, there: str = "there", here: str = "here") -> list[str]:
+    """What differs between a checkpoint's module settings (``saved``) and a module's
+    (``current``), each named as a config names it (``model.K is 8 there, 16 here``); the
+    settings that change how, not what, is computed (``compile_encoder``, ``block``) are not
+    compared."""
+    ignored = {"compile_encoder", "block"}  # how, not what, is computed
+    differ = []
+    for key in sorted(set(saved) | set(current)):
+        if key in ignored or saved.get(key) == current.get(key):
+            continue
+        if key == "encoder" and isinstance(saved.get(key), Mapping) and isinstance(current.get(key), Mapping):
+            a, b = saved[key], current[key]
+            differ += [f"model.{k} is {a.get(k)!r} {there}, {b.get(k)!r} {here}" for k in sorted(set(a) | set(b))
+                       if a.get(k) != b.get(k) and k != "in_channels"]
+            if a.get("in_channels") != b.get("in_channels"):
+                differ.append(f"the data has {a.get('in_channels')} channels {there}, {b.get('in_channels')} {here}")
+            continue
+        name = COMPARED_HPARAMS.get(key, f"loss.{key}")
+        differ.append(f"{name} differs" if key == "normaliser" else f"{name} is {saved.get(key)!r} {there}, "
+                      f"{current.get(key)!r} {here}")
+    return differ
 
 
 class ConfigInCheckpoint(pl.Callback):

@@ -14,6 +14,10 @@ class DataError(IarsError, ValueError):
     """A dataset cannot be found, read or used."""
 
 
+class DataTypeError(DataError, TypeError):
+    """Data of the wrong type: values that are not numbers (a TypeError too, as NumPy's)."""
+
+
 class ReportError(IarsError, ValueError):
     """A report's inputs (sweep dirs, run records) are missing or unusable."""
 

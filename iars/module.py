@@ -333,6 +333,21 @@ class ContrastivePretrainer(pl.LightningModule):
         if state is not None:
             set_random_state(state)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The generator pickled as its state's bytes: a torch.Generator pickles a fresh state
+        # tensor keyed by its memory address, so two pickles of one unchanged module differed
+        # (and so did hashes of it, e.g. aeon's check that transform changes no state).
+        state = super().__getstate__()
+        state["_generator"] = self._generator.get_state().numpy().tobytes()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        generator = state.get("_generator")
+        if isinstance(generator, bytes):
+            state = {**state, "_generator": torch.Generator()}
+            state["_generator"].set_state(torch.frombuffer(bytearray(generator), dtype=torch.uint8))
+        super().__setstate__(state)
+
     @property
     def eval_encoder(self) -> nn.Module:
         """The encoder to evaluate: the weight average when kept, else the encoder."""

@@ -11,7 +11,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch.utils.data import TensorDataset
 
 import iars.callbacks as callbacks
-from iars.callbacks import PretrainClock, ResolutionSelection, SaveOnInterrupt
+from iars.callbacks import LossHistory, PretrainClock, ResolutionSelection, SaveOnInterrupt
 
 CPU = SimpleNamespace(device=torch.device("cpu"))
 
@@ -302,3 +302,20 @@ def test_a_second_fit_after_a_restore_starts_afresh():
     cb, module = _restored(_saved_state())
     cb.on_train_start(SimpleNamespace(strategy=OneRank()), module)  # Trainer.fit again: nothing left to restore
     assert len(cb.selector.chosen) == 3 and module.train_resolution == cb.selector.chosen[-1]
+
+
+def test_the_loss_history_keeps_each_steps_loss_in_order_and_continues_after_a_restore():
+    history = LossHistory()
+    for loss in (torch.tensor(2.5), {"loss": torch.tensor([1.5])}, torch.tensor(0.25, requires_grad=True) * 2):
+        history.on_train_batch_end(None, None, loss, None, 0)
+    assert history.losses == []  # read once, at the end (no device sync per step)
+    state = history.state_dict()  # a checkpoint mid-fit reads them too
+    assert state == {"losses": [2.5, 1.5, 0.5]}
+    history.on_train_batch_end(None, None, torch.tensor(4.0), None, 0)
+    history.on_train_end(None, None)
+    assert history.losses == [2.5, 1.5, 0.5, 4.0]
+    resumed = LossHistory()
+    resumed.load_state_dict(state)
+    resumed.on_train_batch_end(None, None, torch.tensor(3.0), None, 0)
+    resumed.on_train_end(None, None)
+    assert resumed.losses == [2.5, 1.5, 0.5, 3.0] and state == {"losses": [2.5, 1.5, 0.5]}

@@ -57,6 +57,34 @@ def test_pad_to_array_and_channel_mismatch():
         pad_to_array([np.ones((2, 3)), np.ones((3, 3))])
 
 
+def test_pad_to_array_takes_array_likes_and_names_what_it_refuses():
+    import pandas as pd
+    import scipy.sparse as sp
+
+    from iars.data import split_from_raw
+    from iars.errors import DataTypeError
+
+    X = np.arange(12.0).reshape(3, 4)  # three univariate series
+    for like in (pd.DataFrame(X), torch.from_numpy(X), X.astype(object), X.tolist()):
+        np.testing.assert_array_equal(pad_to_array(like), X[:, :, None])
+    with pytest.raises(DataError, match="Complex data not supported"):
+        pad_to_array(X + 1j)
+    with pytest.raises(DataError, match="Complex data not supported"):
+        pad_to_array([X[0], X[1] + 1j])
+    with pytest.raises(DataError, match="sparse input is not supported .csr_matrix."):
+        pad_to_array(sp.csr_matrix(X))
+    with pytest.raises(DataError, match="Reshape your data: one series is X.reshape"):
+        pad_to_array(X[0])
+    objects = X.astype(object)
+    objects[0, 0] = {"a": 1}
+    with pytest.raises(TypeError, match="must be a string or a real number") as info:
+        split_from_raw("mine", objects)
+    assert isinstance(info.value, DataTypeError) and str(info.value).startswith("dataset 'mine': series must hold numbers")
+    with pytest.raises(DataError, match="could not convert string to float") as info:
+        pad_to_array(np.array([["a", "b"]]))
+    assert not isinstance(info.value, TypeError)
+
+
 def test_both_splits_are_normalised_with_the_train_statistics_by_value():
     """Train channel 0 is (1, 3, 1, 3): mean 2, std 1; channel 1 is (10, 10, 30, 30): mean 20,
     std 10. The test split, far from the train statistics, must use those, not its own."""

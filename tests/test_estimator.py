@@ -17,6 +17,7 @@ from iars.data import read_uea
 from iars.encoding import encode
 from iars.errors import ConfigError, DataError
 from iars.estimator import TimeSeriesEncoder
+from iars.variants import VARIANTS
 
 # A small encoder and a few steps: enough to train every part, seconds on a CPU.
 SMALL = dict(K=8, steps=3, encoder_params={"depth": 2, "hidden": 16})
@@ -100,7 +101,7 @@ def test_save_load_round_trip_is_bit_for_bit(fitted, tmp_path):
     assert loaded.get_params() == enc.get_params()
     np.testing.assert_array_equal(loaded.transform(X), enc.transform(X))
     np.testing.assert_array_equal(loaded.normaliser_.mean, enc.normaliser_.mean)
-    assert loaded.history_ == enc.history_
+    assert loaded.history_ == enc.history_ and loaded.loss_history_ == enc.loss_history_
     for a, b in zip(loaded.module_.state_dict().values(), enc.module_.state_dict().values()):
         assert torch.equal(a, b)
 
@@ -182,6 +183,17 @@ def test_the_estimator_and_the_cli_are_one_code_path(cli_run):
     assert scores["acc"] == metrics["acc"]
 
 
+def test_a_warm_start_continues_a_cli_run(cli_run):
+    """A run's last.ckpt holds its training state: a warm start continues its optimiser and
+    selection history (the losses of the run's own steps were not recorded: NaN)."""
+    out, metrics, _ = cli_run
+    enc = iars.load_run(out).set_params(warm_start=True, steps=2)
+    assert enc.n_steps_ == 10 and enc.loss_history_ is None
+    enc.fit(read_uea("BasicMotions")[0])
+    assert enc.n_steps_ == 12 and [h["resolution"] for h in enc.history_[:2]] == metrics["selected_resolutions"]
+    assert np.isnan(enc.loss_history_[:10]).all() and np.isfinite(enc.loss_history_[10:]).all()
+
+
 def test_load_run_names_what_is_missing(tmp_path):
     with pytest.raises(DataError, match="is not a directory"):
         iars.load_run(tmp_path / "nowhere")
@@ -222,3 +234,91 @@ def test_a_grid_search_over_nested_and_plain_parameters_runs_on_basic_motions():
     assert len(search.cv_results_["params"]) == 4 and np.isfinite(search.cv_results_["mean_test_score"]).all()
     best = search.best_estimator_.named_steps["enc"]
     assert best.loss_params["alpha"] in (0.2, 0.8) and best.module_.alpha == best.loss_params["alpha"]
+
+
+# -- the loss history and warm starts -----------------------------------------------------
+
+
+@pytest.mark.parametrize("loss", list(VARIANTS))
+def test_the_loss_history_has_one_finite_loss_per_step_in_every_mode(loss):
+    extra = {"loss_params": {"resolution": 2}} if loss == "fixed" else {}
+    enc = TimeSeriesEncoder(loss=loss, **SMALL, **extra).fit(_series())
+    assert isinstance(enc.loss_history_, list) and len(enc.loss_history_) == enc.n_steps_ == 3
+    assert all(isinstance(v, float) for v in enc.loss_history_) and np.isfinite(enc.loss_history_).all()
+
+
+def _same_weights(a, b):
+    one, two = a.module_.state_dict(), b.module_.state_dict()
+    return one.keys() == two.keys() and all(torch.equal(one[k], two[k]) for k in one)
+
+
+@pytest.mark.parametrize("loss", ["iars", "hier"])
+def test_a_warm_start_continues_the_fit_as_one_longer_fit_would(loss):
+    """3 steps, then 3 more with warm_start=True: the weights, their average, the optimiser's
+    state, the selection history, the random streams and the data order continue, so the result
+    is a 6-step fit's, bit for bit (12 series in batches of 8: one step per epoch)."""
+    X = _series()
+    enc = TimeSeriesEncoder(loss=loss, warm_start=True, **SMALL).fit(X)
+    first, first_history, first_losses = enc.module_.state_dict(), enc.history_, enc.loss_history_
+    first = {k: v.clone() for k, v in first.items()}
+    enc.fit(X)
+    assert enc.n_steps_ == 6 and len(enc.loss_history_) == 6 and enc.loss_history_[:3] == first_losses
+    assert any(not torch.equal(first[k], v) for k, v in enc.module_.state_dict().items())
+    if loss == "iars":
+        assert len(enc.history_) == 6 and enc.history_[:3] == first_history
+    straight = TimeSeriesEncoder(loss=loss, **{**SMALL, "steps": 6}).fit(X)
+    assert _same_weights(enc, straight) and enc.history_ == straight.history_
+    assert enc.loss_history_ == straight.loss_history_
+    np.testing.assert_array_equal(enc.transform(X), straight.transform(X))
+
+
+def test_a_warm_start_continues_mid_epoch_and_by_epochs():
+    """Stopped inside an epoch (24 series: 3 steps per epoch), a warm start continues that epoch's
+    data order; an epoch budget adds epochs."""
+    X = _series(n=24)
+    enc = TimeSeriesEncoder(warm_start=True, **{**SMALL, "steps": 2}).fit(X).set_params(steps=5).fit(X)
+    straight = TimeSeriesEncoder(**{**SMALL, "steps": 7}).fit(X)
+    assert enc.n_steps_ == 7 and _same_weights(enc, straight) and enc.loss_history_ == straight.loss_history_
+    by_epochs = dict(SMALL, steps=None, loss="random")
+    enc = TimeSeriesEncoder(warm_start=True, **by_epochs, epochs=2).fit(X).set_params(epochs=1).fit(X)
+    straight = TimeSeriesEncoder(**by_epochs, epochs=3).fit(X)
+    assert enc.n_steps_ == 9 and len(enc.history_) == 3 and _same_weights(enc, straight)
+    assert enc.history_ == straight.history_
+
+
+def test_without_warm_start_a_second_fit_starts_over_bit_for_bit(fitted):
+    reference, X = fitted  # a fresh 3-step IARS fit of the same series and seed
+    enc = TimeSeriesEncoder(loss="iars", **SMALL).fit(X[::-1]).fit(X)
+    assert enc.n_steps_ == 3 and len(enc.loss_history_) == 3 and len(enc.history_) == 3
+    assert _same_weights(enc, reference) and enc.history_ == reference.history_
+    assert enc.loss_history_ == reference.loss_history_
+    unfitted = TimeSeriesEncoder(loss="iars", warm_start=True, **SMALL).fit(X)  # nothing to continue: a fresh fit
+    assert unfitted.n_steps_ == 3 and _same_weights(unfitted, reference)
+
+
+def test_a_warm_start_continues_a_saved_encoder_and_new_series(fitted, tmp_path):
+    reference, X = fitted
+    enc = TimeSeriesEncoder.load(reference.save(tmp_path / "enc.pt")).set_params(warm_start=True).fit(X)
+    straight = TimeSeriesEncoder(loss="iars", **{**SMALL, "steps": 6}).fit(X)
+    assert enc.n_steps_ == 6 and _same_weights(enc, straight) and enc.history_ == straight.history_
+    lean = TimeSeriesEncoder.load(reference.save(tmp_path / "lean.pt", training_state=False))
+    with pytest.raises(ConfigError, match="holds no training state to continue"):
+        lean.set_params(warm_start=True).fit(X)
+    other = _series(n=10, t=100, seed=5)  # other series of the same channels, as many resolutions (64..127)
+    enc.fit(other)
+    assert enc.n_steps_ == 9 and len(enc.history_) == 9 and np.isfinite(enc.loss_history_).all()
+    np.testing.assert_array_equal(enc.normaliser_.mean, reference.normaliser_.mean)  # kept: the encoder's inputs
+
+
+def test_a_warm_start_refuses_what_it_cannot_continue(fitted):
+    reference, X = fitted
+    enc = clone(reference).set_params(warm_start=True).fit(X)
+    with pytest.raises(DataError, match="which takes 3 channels, but X has 2"):
+        enc.fit(X[:, :2])
+    with pytest.raises(ConfigError, match="settings changed: model.K is 8 in the fitted encoder, 16 now; lr is"):
+        enc.set_params(K=16, lr=0.01).fit(X)
+    with pytest.raises(DataError, match=r"7 resolutions .* \(length 64\), but these series \(length 16\) have 5"):
+        enc.set_params(K=8, lr=1e-3).fit(X[:, :, :16])
+    assert enc.n_steps_ == 3  # nothing was trained
+    hier = TimeSeriesEncoder(warm_start=True, **SMALL).fit(X).fit(X[:, :, :16])  # hier trains every resolution there is
+    assert hier.n_steps_ == 6

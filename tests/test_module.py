@@ -248,3 +248,20 @@ def test_round_views_pads_each_view_with_missing_values():
     torch.testing.assert_close(rounded.views(x, crop)[0], enc(padded)[:, :65][:, -50:], rtol=0, atol=0)
     with pytest.raises(Exception, match="loss.round_views=0"):
         ContrastivePretrainer(enc, round_views=0)
+
+
+def test_pickles_of_an_unchanged_module_are_identical_and_keep_its_random_stream():
+    """A torch.Generator pickles a fresh state tensor keyed by its address, so pickles (and hashes,
+    such as aeon's check that transform changes no state) of one unchanged module differed; the
+    module pickles its generator's state instead."""
+    import pickle
+
+    module = ContrastivePretrainer(DilatedConvEncoder(in_channels=2, K=8, depth=1), mode="random", max_length=32,
+                                   granularity="step", seed=3)
+    size = module._generator.get_state().numel()
+    first = pickle.dumps(module)
+    held = [torch.empty(size, dtype=torch.uint8) for _ in range(4)]  # the state's next copy lands elsewhere
+    assert pickle.dumps(module) == first and held
+    copy = pickle.loads(first)
+    assert isinstance(copy._generator, torch.Generator)
+    assert [copy._resolution_to_train(5) for _ in range(8)] == [module._resolution_to_train(5) for _ in range(8)]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
-from iars.errors import DataError
+from iars.errors import DataError, DataTypeError
 
 
 @dataclass
@@ -37,19 +37,27 @@ def pad_to_array(series) -> np.ndarray:
     """aeon's collection layout -> N×T_max×C float32, NaN-padded at the end.
 
     Accepts an N×C×T array, an N×T array (univariate), or a list of C×T_i (or T_i)
-    arrays of unequal lengths.
+    arrays of unequal lengths; anything NumPy converts (``__array__``) is taken as an array.
+    Complex numbers and sparse matrices are refused (:class:`DataError`, a ValueError), and
+    so are values that are not numbers (:class:`DataTypeError`, also a TypeError).
     """
+    if hasattr(series, "tocsr") or hasattr(series, "todense"):  # scipy's sparse matrices and arrays
+        raise DataError(f"sparse input is not supported ({type(series).__name__}): give dense series, "
+                        "e.g. X.toarray(), NaN for missing values")
+    if not isinstance(series, (np.ndarray, list, tuple)) and hasattr(series, "__array__"):
+        series = np.asarray(series)  # a DataFrame, a tensor, any array-like
+    parts = [series] if isinstance(series, np.ndarray) else series if isinstance(series, (list, tuple)) else []
+    if any(np.iscomplexobj(s) for s in parts):
+        raise DataError("Complex data not supported: series must hold real numbers")
     if isinstance(series, np.ndarray) and series.dtype != object:
         if series.ndim == 2:
             series = series[:, None, :]
         if series.ndim != 3:
+            hint = ". Reshape your data: one series is X.reshape(1, -1)" if series.ndim == 1 else ""
             raise DataError(f"series must be an N×C×T array (or N×T, or a list of C×T_i arrays); "
-                            f"got an array of shape {series.shape}")
-        return np.ascontiguousarray(series.transpose(0, 2, 1), dtype=np.float32)
-    try:
-        series = [np.asarray(s, dtype=np.float32) for s in series]
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"series must hold numbers: {exc}") from exc
+                            f"got an array of shape {series.shape}{hint}")
+        return _as_float32(lambda: np.ascontiguousarray(series.transpose(0, 2, 1), dtype=np.float32))
+    series = _as_float32(lambda: [np.asarray(s, dtype=np.float32) for s in series])
     series = [s[None, :] if s.ndim == 1 else s for s in series]
     if not series or any(s.ndim != 2 for s in series):
         raise DataError("series must be an N×C×T array (or N×T), or a non-empty list of C×T_i arrays")
@@ -61,6 +69,17 @@ def pad_to_array(series) -> np.ndarray:
     for i, s in enumerate(series):
         out[i, : s.shape[1]] = s.T
     return out
+
+
+def _as_float32(convert):
+    """``convert()``, its conversion errors as ours: a TypeError (an object that is no number)
+    as :class:`DataTypeError`, a ValueError (a string that is none) as :class:`DataError`."""
+    try:
+        return convert()
+    except TypeError as exc:
+        raise DataTypeError(f"series must hold numbers: {exc}") from exc
+    except ValueError as exc:
+        raise DataError(f"series must hold numbers: {exc}") from exc
 
 
 def encode_labels(y_train: np.ndarray, y_test: np.ndarray | None = None):
@@ -77,7 +96,7 @@ def split_from_raw(name: str, X_tr, y_tr=None, X_te=None, y_te=None) -> Split:
         X_train = pad_to_array(X_tr)
         X_test = None if X_te is None else pad_to_array(X_te)
     except DataError as e:
-        raise DataError(f"dataset {name!r}: {e}") from e
+        raise type(e)(f"dataset {name!r}: {e}") from e
     if X_test is not None and X_train.shape[2] != X_test.shape[2]:
         raise DataError(
             f"dataset {name!r}: train has {X_train.shape[2]} channels but test has {X_test.shape[2]}"

@@ -61,6 +61,7 @@ class TimeSeriesDataModule(pl.LightningDataModule):
         self.expected = dict(expected or {})
         self.data: Split | None = None
         self.normaliser: Normaliser | None = None
+        self.fixed_normaliser: Normaliser | None = None  # statistics to use instead of the train split's
         self._pretrain_X: np.ndarray | None = None
         self._sampler: EpochShuffle | None = None
         self._resume: dict | None = None
@@ -110,7 +111,8 @@ class TimeSeriesDataModule(pl.LightningDataModule):
         if self.data is None:
             loaded = self.load()
             self._check(loaded)
-            self.normaliser = Normaliser().fit(loaded.X_train)
+            fixed = self.fixed_normaliser
+            self.normaliser = fixed if fixed is not None else Normaliser().fit(loaded.X_train)
             X_test = None if loaded.X_test is None else self.normaliser.transform(loaded.X_test)
             self.data = Split(self.normaliser.transform(loaded.X_train), loaded.y_train, X_test, loaded.y_test)
         return self.data
@@ -209,7 +211,9 @@ class ArrayDataModule(TimeSeriesDataModule):
     """Your own series, in memory: aeon's layout (an N×C×T array, N×T for one channel, or
     a list of C×T_i arrays of unequal lengths; NaN = missing), labels optional.
 
-    Without labels or a test split, the data serves pretraining only.
+    Without labels or a test split, the data serves pretraining only. With ``normaliser``,
+    both splits are normalised with those statistics instead of the train split's (a warm
+    start continues with the statistics its encoder was trained on).
     """
 
     def __init__(
@@ -222,9 +226,11 @@ class ArrayDataModule(TimeSeriesDataModule):
         batch_size: int = BATCH_SIZE,
         seed: int = 0,
         max_train_length: int | None = MAX_TRAIN_LENGTH,
+        normaliser: Normaliser | None = None,
     ):
         super().__init__(name, batch_size, seed, max_train_length)
         self._arrays = (X_train, y_train, X_test, y_test)
+        self.fixed_normaliser = normaliser
 
     def raw(self):
         return self._arrays
