@@ -127,10 +127,11 @@ def _contrast(z1: torch.Tensor, z2: torch.Tensor, z: torch.Tensor, block: int | 
 def instance_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
     """At each timestamp, each series' vector against the other 2B−1 of both views.
 
-    z1, z2: B×T×K. The positive is the same series in the other view. 0 when B = 1.
+    z1, z2: B×T×K. The positive is the same series in the other view. 0 when B = 1 (a zero
+    of the graph: a step that trains only such a term back-propagates zero gradients).
     """
     if z1.size(0) == 1:
-        return z1.new_zeros(())
+        return z1.sum() * 0
     z = torch.cat([z1, z2], dim=0).transpose(0, 1).contiguous()  # T×2B×K
     return _contrast(z1, z2, z, None)
 
@@ -140,13 +141,14 @@ def temporal_contrastive_loss(
 ) -> torch.Tensor:
     """Within each series, each timestamp's vector against the other 2T−1 of both views.
 
-    z1, z2: B×T×K. The positive is the same timestamp in the other view. 0 when T = 1.
+    z1, z2: B×T×K. The positive is the same timestamp in the other view. 0 when T = 1 (of the
+    graph, as in :func:`instance_contrastive_loss`).
     With 2T > ``block`` the 2T×2T similarities are processed in block×block tiles
     (extra memory B·block² at a time); ``"auto"``: the device's :data:`BLOCK`;
     ``None``: one tile.
     """
     if z1.size(1) == 1:
-        return z1.new_zeros(())
+        return z1.sum() * 0
     return _contrast(z1, z2, torch.cat([z1, z2], dim=1), block)
 
 
@@ -170,7 +172,7 @@ def level_loss(
     ``temporal_unit``) only the instance term counts. ``block``: see
     :func:`temporal_contrastive_loss`.
     """
-    loss = alpha * instance_contrastive_loss(z1, z2) if alpha != 0 else z1.new_zeros(())
+    loss = alpha * instance_contrastive_loss(z1, z2) if alpha != 0 else z1.sum() * 0
     if temporal and z1.size(1) > 1 and alpha != 1:
         loss = loss + (1 - alpha) * temporal_contrastive_loss(z1, z2, block)
     return loss

@@ -183,3 +183,19 @@ def test_the_defaults_are_ts2vecs():
     _check(losses.level_loss, lambda a, b: 0.5 * ref.instance_loss(a, b) + 0.5 * ref.temporal_loss(a, b), z1, z2)
     _check(losses.temporal_contrastive_loss, ref.temporal_loss, z1, z2)
     torch.testing.assert_close(losses.downsample(z1), ref.pool(z1, "max"))
+
+
+@pytest.mark.parametrize("loss", ["fixed_coarsest", "iars", "random"])
+def test_one_series_trains_every_resolution_even_the_one_without_contrast(loss, tmp_path):
+    """One training series (batch 1: anomaly detection's KDD-TSAD_135) at the coarsest level has
+    no instance pair and no second timestamp: its loss is a zero of the graph, so the step
+    back-propagates zero gradients instead of failing (it did, for loss=iars and random)."""
+    import json
+
+    from helpers import FAST, NO_LOGGER, compose_cfg, train
+
+    train(compose_cfg(tmp_path, "task=anomaly", f"loss={loss}", *FAST, NO_LOGGER, "task.padding=24", "task.baseline=null"))
+    assert json.loads((tmp_path / "metrics.json").read_text())["steps"] == 3
+    z = torch.randn(1, 1, 4, requires_grad=True)
+    losses.level_loss(z, z.detach().clone()).backward()
+    assert z.grad is not None and not z.grad.any()
