@@ -158,6 +158,7 @@ def _figure_is_a_png(path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000, path
 
 
+@pytest.mark.slow  # a 6-job sweep in joblib workers, then iars-report (about a minute)
 def test_forecasting_tiny_sweep_then_report(tmp_path):
     sweep = tmp_path / "sweep"
     run = run_script("train.py", "-m", "experiment=forecasting_tiny", "trainer.max_steps=5", "logger.mode=disabled",
@@ -178,6 +179,7 @@ def test_forecasting_tiny_sweep_then_report(tmp_path):
     _figure_is_a_png(sweep / "forecast.png")
 
 
+@pytest.mark.slow  # a 6-job sweep in joblib workers, then iars-report (about a minute)
 def test_anomaly_tiny_sweep_then_report(tmp_path):
     sweep = tmp_path / "sweep"  # the default logger (W&B, disabled): dataset.name is null until the data is read
     run = run_script("train.py", "-m", "experiment=anomaly_tiny", "trainer.max_steps=5", "logger.mode=disabled",
