@@ -378,7 +378,7 @@ def test_the_dataset_configs_match_the_datamodule():
 def test_nab_reads_a_subset_by_name_with_windows_or_points(nab_dir):
     taxi, temp = read_nab(nab_dir, ["nyc_taxi", "realKnownCause/ambient_temperature_system_failure.csv"])
     assert taxi.name == "nyc_taxi" and taxi.values.shape == (10320, 1) and taxi.train_length == NAB_PROBATION_CAP
-    assert len(anomaly._segments(taxi.labels)[0]) == 5 and 0.09 < taxi.labels.mean() < 0.11  # NAB's windows: 10%
+    assert len(anomaly.segments(taxi.labels)[0]) == 5 and 0.09 < taxi.labels.mean() < 0.11  # NAB's windows: 10%
     assert temp.train_length == 750 and temp.values.shape == (7267, 1)
     (points,) = read_nab(nab_dir, ["realKnownCause/nyc_taxi"], labels="points")
     assert points.labels.sum() == 5 and np.all(points.labels <= taxi.labels)  # each timestamp inside its window

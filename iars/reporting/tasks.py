@@ -356,17 +356,14 @@ def plotted(runs: pd.DataFrame, file: str) -> str:
     return "; ".join(f"{d} {v}: K = {k}, seed {s}" for (d, v), (_, k, s) in sorted(chosen.items()))
 
 
-def _segments(labels: np.ndarray) -> list[tuple[int, int]]:
-    edges = np.diff(np.concatenate([[0], np.asarray(labels) == 1, [0]]).astype(np.int8))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
-
-
 def anomaly_figure(runs: pd.DataFrame) -> Figure | None:
     """Per series (a row; per dataset at most :data:`MAX_SERIES`, those with a labelled anomaly
     first) and variant (a column): the test part's adjusted score (symlog scale), its threshold,
     the predicted anomalies and the labelled ones shaded (None without ``anomaly_scores.npz``)."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
+
+    from iars.tasks import anomaly  # the task's own segments of a label series (imported when plotting)
 
     chosen = picks(runs, ANOMALY_SCORES_FILE)
     if not chosen:
@@ -393,7 +390,7 @@ def anomaly_figure(runs: pd.DataFrame) -> Figure | None:
             scores = data[f"scores_{i}"].astype(np.float64)
             scores[~np.isfinite(scores)] = np.nan
             threshold = float(data["thresholds"][i])
-            for start, end in _segments(data[f"labels_{i}"]):
+            for start, end in zip(*anomaly.segments(data[f"labels_{i}"])):
                 ax.axvspan(start - 0.5, end - 0.5, color="tab:red", alpha=0.3, lw=1.5, ec="tab:red")
             ax.plot(np.arange(len(scores)), scores, color=f"C{col}", lw=0.6)
             if np.isfinite(threshold):

@@ -59,7 +59,7 @@ SETTINGS = {"name": "anomaly", "padding": PADDING, "delay": DELAY, "baseline": "
 # -- TS2Vec's evaluation: point adjustment and pooled F1 ------------------------------------
 
 
-def _segments(label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def segments(label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Starts and (exclusive) ends of the runs of 1 in ``label`` (T 0/1)."""
     edges = np.diff(np.concatenate([[0], np.asarray(label) == 1, [0]]).astype(np.int8))
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
@@ -70,7 +70,7 @@ def adjust_predictions(predict, label, delay: int = DELAY) -> np.ndarray:
     all 1 when a positive falls in its first ``delay`` + 1 steps, else all 0; outside the
     segments the predictions stay. predict, label: T 0/1 -> T."""
     predict, out = np.asarray(predict), np.array(predict)
-    for start, end in zip(*_segments(label)):
+    for start, end in zip(*segments(label)):
         out[start:end] = 1 if (predict[start: min(start + delay + 1, end)] == 1).any() else 0
     return out
 
@@ -217,7 +217,7 @@ def evaluate_scores(series: Sequence[AnomalySeries], scores: Sequence, delay: in
         scored = threshold_free(label, adjusted, vus_pr_max_buffer) if label.any() else dict.fromkeys(keys)
         per_series[s.name] = {
             **_f1_scores([pred], [label], delay), **scored, "threshold": thr if np.isfinite(thr) else None,
-            "n_test": len(label), "n_anomalous": int(label.sum()), "n_segments": len(_segments(label)[0]),
+            "n_test": len(label), "n_anomalous": int(label.sum()), "n_segments": len(segments(label)[0]),
             "n_predicted": int(pred.sum()),
         }
         free += [scored] if label.any() else []
