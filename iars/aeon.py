@@ -19,6 +19,7 @@ Imported on its own (``import iars`` does not import aeon): ``from iars.aeon imp
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -166,7 +167,10 @@ class IARSClassifier(NestedParamsMixin, _Encoding, BaseClassifier):
     _tags = dict(_TAGS)
 
     def _fit(self, X, y):
-        self.classifier_ = fit_svm(self._fit_encoder(X), y)
+        notes: list[str] = []
+        self.classifier_ = fit_svm(self._fit_encoder(X), y, notes)
+        for note in notes:  # what weakened the fit (equal embeddings of different classes, …)
+            warnings.warn(note, UserWarning, stacklevel=2)
         return self
 
     def _predict(self, X) -> np.ndarray:

@@ -239,8 +239,9 @@ def _train(config: Mapping, out_dir: Path) -> dict:
             fitted.trainer.save_checkpoint(out_dir / CHECKPOINT_FILE, weights_only=False)
         if not fitted.trainer.is_global_zero:
             return {}  # the classifier stage and metrics.json: rank 0 only
-        metrics = run_record(config, datamodule, fitted, stage.evaluate(config, datamodule, fitted.module.eval_encoder),
-                             notes)
+        scores = stage.evaluate(config, datamodule, fitted.module.eval_encoder)
+        notes = [*notes, *scores.pop("warnings", [])]
+        metrics = run_record(config, datamodule, fitted, scores, notes)
         log_results(logger, {**{k: v for k, v in metrics.items() if k in RESULT_KEYS and v is not None},
                              **stage.results(metrics)})
         path = write_metrics(out_dir, metrics)

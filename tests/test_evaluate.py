@@ -142,3 +142,69 @@ def test_series_lengths_end_at_the_last_observed_value():
     X[2, 5, 0] = np.nan         # one channel observed at the end: length 6
     X[3] = np.nan               # nothing observed: encoded as one missing timestamp
     assert series_lengths(X, batch_size=3).tolist() == [4, 6, 6, 1]
+
+
+def _tied(n=20, seed=0):
+    """Blobs in which series 0 and 1, of different classes, have the same embedding."""
+    X, y = _blobs(n, seed)
+    X[1], y[0], y[1] = X[0], 0, 1
+    return X, y
+
+
+@pytest.mark.parametrize("n", [20, 90])  # C = inf directly / in the grid
+def test_equal_embeddings_of_different_classes_do_not_hang_the_svm(n):
+    """SVC(C=inf) never returns once two train embeddings of different classes are equal (no
+    hard margin exists): C = 1e4 replaces it, with a warning, and the fit ends."""
+    from iars.evaluate import conflicting_duplicates
+
+    X, y = _tied(n)
+    assert conflicting_duplicates(X, y) == 2 and conflicting_duplicates(*_blobs(n, 0)) == 0
+    scores = classify(X, y, *_blobs(60, 1))
+    assert scores["acc"] > 0.9 and "replaced by C = 1e4" in scores["warnings"][0]
+    model = fit_svm(X, y, notes := [])
+    chosen = model.best_estimator_.C if n == 90 else model.C
+    assert np.isfinite(chosen) and notes
+
+
+def test_an_encoder_that_maps_all_series_alike_is_named():
+    X, y = _blobs(20, 0)
+    scores = classify(np.zeros_like(X), y, *_blobs(30, 1))
+    assert "every train series has the same embedding" in scores["warnings"][0]
+
+
+def test_nearly_equal_embeddings_stop_at_the_solver_bound(monkeypatch):
+    """A C = inf fit that cannot converge (two different-class embeddings 1e-9 apart) stops at
+    the iteration bound with a warning, instead of running forever (bound lowered to keep the test fast)."""
+    import iars.evaluate as evaluate
+
+    monkeypatch.setattr(evaluate, "SVM_MAX_ITER", 10_000)
+    X, y = _tied()
+    X[1] = X[0] + 1e-9
+    scores = classify(X, y, *_blobs(30, 1))
+    assert "stopped at its bound of 10,000 iterations" in scores["warnings"][0]
+
+
+@pytest.mark.parametrize("n", [12, 90])
+def test_the_bounds_leave_a_converging_fit_unchanged(n):
+    """Where TS2Vec's protocol converges on its own, the guarded fit is the unguarded one: same C,
+    same support vectors, far below the iteration bound."""
+    from sklearn.svm import SVC
+    from iars.evaluate import SVM_MAX_ITER
+
+    X, y = _blobs(n, 0)
+    model = fit_svm(X, y, notes := [])
+    svm = model.best_estimator_ if n == 90 else model
+    plain = SVC(C=svm.C, gamma="scale").fit(X, y)
+    assert not notes and svm.n_iter_.max() < SVM_MAX_ITER / 100
+    np.testing.assert_array_equal(svm.support_, plain.support_)
+    np.testing.assert_array_equal(svm.predict(_blobs(60, 1)[0]), plain.predict(_blobs(60, 1)[0]))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_embeddings_that_are_not_finite_are_refused_by_name(bad):
+    from iars.errors import DataError
+
+    X, y = _blobs(20, 0)
+    X[3, 1] = bad
+    with pytest.raises(DataError, match=r"train embeddings of 1 series are not finite \(series 3\)"):
+        classify(X, y, *_blobs(30, 1))

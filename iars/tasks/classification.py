@@ -49,11 +49,12 @@ def check(config: Mapping, data: Split) -> list[str]:
 
 def evaluate(config: Mapping, datamodule: TimeSeriesDataModule, encoder: nn.Module) -> dict[str, Any]:
     """The classifier stage on ``encoder`` (and ``embeddings.npz`` with ``save_embeddings``);
-    returns the record's classification fields."""
+    returns the record's classification fields (``warnings``: what weakened the classifier's
+    fit, e.g. embeddings of different classes that are equal)."""
     data = datamodule.prepare()
     pooling = config["classifier"]["pooling"]
     skipped = skipped_reason(data)
-    scores = {"acc": None, "f1": None, "val_acc": None}
+    scores: dict[str, Any] = {"acc": None, "f1": None, "val_acc": None}
     if skipped is None or config.get("save_embeddings"):
         train = encode(encoder, data.X_train, pooling)
         test = None if data.X_test is None else encode(encoder, data.X_test, pooling)
