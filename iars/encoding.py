@@ -34,7 +34,9 @@ def encode(
     """Encode X (N×T×C, NaN-padded at the end; anything that slices into float32 arrays) in eval
     mode; returns instance embeddings N×K pooled over each series' own timestamps (``max``:
     TS2Vec's full-series max pooling, ``avg``: the paper's global average), or with
-    ``pooling=None`` one vector per timestamp, N×T×K (NaN beyond a series' end).
+    ``pooling=None`` one vector per timestamp, N×T×K (NaN beyond a series' end). A series the
+    encoder sees nothing of (no timestamp with every channel observed: :func:`seen_series`,
+    e.g. a window wholly in a shorter series' padding) has a NaN embedding, not a made-up one.
 
     Each series is encoded at its own length (its last timestamp with an observed value, plus
     one: trailing NaN is padding, NaN inside a series stays missing), in batches of series of
@@ -76,9 +78,13 @@ def encode(
         if ts2vec_padding:
             return _encode_padded(encoder, X, pooling, batch_size, windowing)
         if sliding_length is not None:
-            return _encode_sliding(encoder, X, pooling, batch_size, exact, windowing, sliding_length,
-                                   sliding_padding, causal)
-        return _encode_own_length(encoder, X, pooling, batch_size, exact, windowing)
+            out = _encode_sliding(encoder, X, pooling, batch_size, exact, windowing, sliding_length,
+                                  sliding_padding, causal)
+        else:
+            out = _encode_own_length(encoder, X, pooling, batch_size, exact, windowing)
+        if pooling is not None:
+            out[~seen_series(X, batch_size)] = np.nan  # nothing seen: no embedding
+        return out
     finally:
         encoder.train(was_training)
 
@@ -105,6 +111,14 @@ def _check_options(pooling, mask, encoding_window, sliding_length, sliding_paddi
     if not (isinstance(sliding_padding, int) and sliding_padding >= 0):
         raise ConfigError(f"sliding_padding={sliding_padding!r}: give a number of timestamps of at least 0")
     return pooling, encoding_window
+
+
+def seen_series(X, batch_size: int = 64) -> np.ndarray:
+    """Whether each series of X (N×T×C) has a timestamp at which every channel is observed: the
+    encoder skips a timestamp with a missing channel, so it sees nothing of a series with none."""
+    seen = [(~np.isnan(np.asarray(X[start : start + batch_size])).any(axis=2)).any(axis=1)
+            for start in range(0, len(X), batch_size)]
+    return np.concatenate(seen) if seen else np.zeros(0, dtype=bool)
 
 
 def series_lengths(X, batch_size: int = 64) -> np.ndarray:

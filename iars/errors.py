@@ -36,6 +36,13 @@ class RunInterrupted(Exception):
         return 128 + self.signum
 
 
+def some(indices, shown: int = 5) -> str:
+    """Indices for a message: the first ``shown``, and how many in all when there are more."""
+    indices = [int(i) for i in indices]
+    listed = ", ".join(map(str, indices[:shown]))
+    return listed + (f", … ({len(indices)} in all)" if len(indices) > shown else "")
+
+
 def user_error(exc: BaseException | None) -> IarsError | None:
     """The :class:`IarsError` behind ``exc``, following its causes (a wrapper such as Hydra's
     instantiation error keeps the original as its cause); None for any other error."""

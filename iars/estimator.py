@@ -24,8 +24,8 @@ from iars.callbacks import LossHistory
 from iars.callbacks import _as_at_step_end as as_at_step_end
 from iars.checkpoints import hparam_differences, selection_history
 from iars.data import BATCH_SIZE, MAX_TRAIN_LENGTH, ArrayDataModule, Normaliser, pad_to_array
-from iars.encoding import Windows, encode
-from iars.errors import ConfigError, DataError
+from iars.encoding import Windows, encode, seen_series
+from iars.errors import ConfigError, DataError, some
 from iars.loggers import lightning_output
 from iars.losses import num_levels
 from iars.module import ContrastivePretrainer
@@ -274,8 +274,12 @@ class TimeSeriesEncoder(NestedParamsMixin, TransformerMixin, BaseEstimator):
         - default: N×K, each series pooled by ``pooling`` (as :meth:`transform`);
         - ``per_timestamp=True``: N×T×K, one vector per timestamp (NaN beyond a series' end);
         - ``window=w`` (and ``stride=s``, default w): each series cut into the windows
-          ``[j·s, j·s + w)`` that fit in it, each encoded on its own (bounded memory and
-          context on long series): N×W×K, or N×W×w×K per timestamp.
+          ``[j·s, j·s + w)`` that fit in the longest, each encoded on its own (bounded memory and
+          context on long series): N×W×K, or N×W×w×K per timestamp; a window the encoder sees
+          nothing of (wholly past a shorter series' end, or all missing) is a NaN row.
+
+        A series the encoder would see nothing of (no timestamp with every channel observed) is
+        refused for a pooled embedding (:class:`~iars.errors.DataError`, naming it).
 
         Each series is encoded at its own length, so its embedding does not depend on the other
         series in the call (:func:`iars.encoding.encode`; within ~1e-6 on the CPU across batch
@@ -293,6 +297,11 @@ class TimeSeriesEncoder(NestedParamsMixin, TransformerMixin, BaseEstimator):
         window_pooled = ts2vec.get("encoding_window") not in (None, "full_series")
         pooling = None if per_timestamp or window_pooled else self.pooling
         if window is None:
+            unseen = np.flatnonzero(~seen_series(X, batch_size)) if pooling is not None else []
+            if len(unseen):
+                raise DataError(f"series {some(unseen)} of X have no timestamp at which every channel is observed: the "
+                                "encoder would see nothing of them (it skips a timestamp with a missing channel); "
+                                "drop them, or fill their missing values")
             return encode(encoder, X, pooling, batch_size, exact=exact, **ts2vec)
         if ts2vec.get("sliding_length") is not None:
             raise ConfigError("window= cuts windows without context, sliding_length= with it: give one of them")

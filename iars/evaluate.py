@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from iars.encoding import POOLINGS, Windows, check_pooling, encode, series_lengths  # noqa: F401 (re-exported)
-from iars.errors import ConfigError, DataError
+from iars.errors import ConfigError, DataError, some
 
 PROTOCOLS = ("svm", "logreg")
 
@@ -42,7 +42,7 @@ def check_features(features: np.ndarray, split: str) -> None:
     """Refuse embeddings (N×K) that hold NaN or infinity, naming the series."""
     bad = np.flatnonzero(~np.isfinite(features).all(axis=1))
     if bad.size:
-        raise DataError(f"the {split} embeddings of {bad.size} series are not finite (series {_some(bad)}): "
+        raise DataError(f"the {split} embeddings of {bad.size} series are not finite (series {some(bad)}): "
                         "the encoder diverged or its input held NaN/inf; check the data and the learning rate")
 
 
@@ -79,11 +79,6 @@ def fit_svm(features: np.ndarray, y: np.ndarray, notes: list[str] | None = None)
         if not issubclass(w.category, ConvergenceWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return model
-
-
-def _some(indices: np.ndarray, shown: int = 5) -> str:
-    listed = ", ".join(str(i) for i in indices[:shown])
-    return listed + (f", … ({indices.size} in all)" if indices.size > shown else "")
 
 
 def fit_logreg(features: np.ndarray, y: np.ndarray):

@@ -38,8 +38,8 @@ def pad_to_array(series) -> np.ndarray:
 
     Accepts an N×C×T array, an N×T array (univariate), or a list of C×T_i (or T_i)
     arrays of unequal lengths; anything NumPy converts (``__array__``) is taken as an array.
-    Complex numbers and sparse matrices are refused (:class:`DataError`, a ValueError), and
-    so are values that are not numbers (:class:`DataTypeError`, also a TypeError).
+    Complex numbers, sparse matrices and infinite values are refused (:class:`DataError`, a
+    ValueError), and so are values that are not numbers (:class:`DataTypeError`, also a TypeError).
     """
     if hasattr(series, "tocsr") or hasattr(series, "todense"):  # scipy's sparse matrices and arrays
         raise DataError(f"sparse input is not supported ({type(series).__name__}): give dense series, "
@@ -56,7 +56,7 @@ def pad_to_array(series) -> np.ndarray:
             hint = ". Reshape your data: one series is X.reshape(1, -1)" if series.ndim == 1 else ""
             raise DataError(f"series must be an N×C×T array (or N×T, or a list of C×T_i arrays); "
                             f"got an array of shape {series.shape}{hint}")
-        return _as_float32(lambda: np.ascontiguousarray(series.transpose(0, 2, 1), dtype=np.float32))
+        return _no_infinity(_as_float32(lambda: np.ascontiguousarray(series.transpose(0, 2, 1), dtype=np.float32)))
     series = _as_float32(lambda: [np.asarray(s, dtype=np.float32) for s in series])
     series = [s[None, :] if s.ndim == 1 else s for s in series]
     if not series or any(s.ndim != 2 for s in series):
@@ -68,7 +68,16 @@ def pad_to_array(series) -> np.ndarray:
     out = np.full((len(series), length, channels.pop()), np.nan, dtype=np.float32)
     for i, s in enumerate(series):
         out[i, : s.shape[1]] = s.T
-    return out
+    return _no_infinity(out)
+
+
+def _no_infinity(X: np.ndarray) -> np.ndarray:
+    """X (N×T×C) itself, or a :class:`DataError` naming its first infinite value."""
+    if np.isinf(X).any():
+        n, t, c = (int(i[0]) for i in np.nonzero(np.isinf(X)))
+        raise DataError(f"series {n}, channel {c}, timestamp {t} is {X[n, t, c]} ({int(np.isinf(X).sum())} infinite "
+                        "values in all; float32 overflows beyond ±3.4e38): mark a missing value as NaN, or fix the data")
+    return X
 
 
 def _as_float32(convert):

@@ -100,6 +100,13 @@ class TimeSeriesDataModule(pl.LightningDataModule):
                     f"dataset {self.name!r}: the {split} split has {X.shape[0]} series; "
                     "contrastive pretraining and evaluation need at least 2"
                 )
+        missing = np.flatnonzero(np.isnan(data.X_train).all(axis=(0, 1)))
+        if missing.size:
+            raise DataError(
+                f"dataset {self.name!r}: channel{'s' if missing.size > 1 else ''} {', '.join(map(str, missing))} of the "
+                "train split hold no observed value: the encoder skips a timestamp with a missing channel, so it "
+                "would see nothing at all; drop the channel"
+            )
         if data.X_train.shape[1] < 2:
             raise DataError(
                 f"dataset {self.name!r}: series of length {data.X_train.shape[1]}; contrastive "
