@@ -289,7 +289,10 @@ def _baselines(config: Mapping, out_dir: Path) -> dict:
     finally:
         finish(logger)
     accs = " | ".join(f"{k} {'n/a' if v is None else f'{v:.3f}'}" for k, v in results["acc"].items())
-    print(f"\n{metrics['dataset']} ({config['normalise']}) | {accs}\nmetrics: {path}")
+    filled = results["filled_cells"]
+    note = (f"\nnote: {filled['train']} train and {filled['test']} test cells were missing, filled by linear "
+            "interpolation in time for the distances" if filled["train"] or filled["test"] else "")
+    print(f"{note}\n{metrics['dataset']} ({config['normalise']}) | {accs}\nmetrics: {path}")
     return metrics
 
 

@@ -189,3 +189,42 @@ def series_of(item):
     """The series of a dataset item or a batch: the item itself, or the first element of a
     tuple/list such as TensorDataset's ``(x,)``."""
     return item[0] if isinstance(item, (tuple, list)) else item
+
+
+def channel_means(X) -> np.ndarray:
+    """Each channel's mean over the observed values of series in aeon's layout (0 where none)."""
+    values = np.concatenate([np.atleast_2d(np.asarray(x, dtype=float)) for x in X], axis=1)  # C×ΣT
+    seen = ~np.isnan(values)
+    return np.where(seen, values, 0.0).sum(axis=1) / np.maximum(seen.sum(axis=1), 1)
+
+
+def interpolate_missing(X, fill, split: str = "") -> tuple:
+    """Missing values of series in aeon's layout (N×C×T, or a list of C×T_i) filled along time,
+    for methods that cannot skip them (the 1-NN distances): trailing timestamps missing in every
+    channel are the series' end (padding: dropped, so an array with any becomes a list), NaN
+    inside a series is interpolated linearly per channel (the nearest value at its ends), and a
+    channel with no value in a series takes ``fill[c]`` (e.g. the train split's
+    :func:`channel_means`).
+
+    Returns ``(X filled, the number of cells filled)``; a series with no value is refused
+    (:class:`DataError`, naming it and ``split``)."""
+    import pandas as pd
+
+    if isinstance(X, np.ndarray) and X.dtype != object and not np.isnan(X).any():
+        return np.asarray(X, dtype=float), 0  # nothing to fill (tests: the same as the loop's result)
+    out, filled = [], 0
+    for i, x in enumerate(X):
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        seen = ~np.isnan(x).all(axis=0)
+        if not seen.any():
+            raise DataError(f"series {i}{f' of the {split} split' if split else ''} has no observed value: a distance "
+                            "to it is undefined; drop it")
+        x = x[:, : np.flatnonzero(seen)[-1] + 1]
+        holes = int(np.isnan(x).sum())
+        if holes:
+            x = pd.DataFrame(x.T).interpolate(method="linear", limit_direction="both").to_numpy().T
+            x = np.where(np.isnan(x), np.asarray(fill, dtype=float)[:, None], x)
+        out.append(x)
+        filled += holes
+    equal = isinstance(X, np.ndarray) and len({x.shape[1] for x in out}) == 1
+    return (np.stack(out) if equal else out), filled
