@@ -35,7 +35,7 @@ def _channels(X, c):
 def pairwise(method: str, X_test, X_train) -> np.ndarray:
     """Distances n_test×n_train under ``method``."""
     if method == "1NN-ED":
-        if not isinstance(X_train, np.ndarray) or not isinstance(X_test, np.ndarray):
+        if not (isinstance(X_train, np.ndarray) and isinstance(X_test, np.ndarray)) or X_train.shape[-1] != X_test.shape[-1]:
             raise ValueError("1NN-ED needs equal-length series")
         return euclidean_pairwise_distance(X_test, X_train)
     if method == "1NN-DTW-D":

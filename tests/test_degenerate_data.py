@@ -140,3 +140,14 @@ def test_1nn_on_data_with_missing_cells_is_not_chance():
     missing = one_nn(holed[0], y_train, holed[1], y_test, methods=["1NN-ED"])
     assert missing["filled_cells"]["train"] == np.isnan(holed[0]).sum() > 0
     assert missing["acc"]["1NN-ED"] >= complete["acc"]["1NN-ED"] - 0.05 > 0.5
+
+
+def test_1nn_ed_runs_on_equal_length_series_given_as_a_list():
+    """A CSV's series arrive as a list; equal lengths are still equal (1NN-ED was n/a), and
+    train and test of different lengths are not (n/a, not an error)."""
+    from iars.baselines import one_nn
+
+    X, y = _series(6, length=16), np.arange(6) % 2
+    as_array = one_nn(X, y, X, y, methods=["1NN-ED"])["acc"]["1NN-ED"]
+    assert one_nn(list(X), y, list(X), y, methods=["1NN-ED"])["acc"]["1NN-ED"] == as_array == 1.0
+    assert one_nn(X, y, X[:, :, :12], y, methods=["1NN-ED"])["acc"]["1NN-ED"] is None

@@ -201,12 +201,13 @@ def channel_means(X) -> np.ndarray:
 def interpolate_missing(X, fill, split: str = "") -> tuple:
     """Missing values of series in aeon's layout (N×C×T, or a list of C×T_i) filled along time,
     for methods that cannot skip them (the 1-NN distances): trailing timestamps missing in every
-    channel are the series' end (padding: dropped, so an array with any becomes a list), NaN
+    channel are the series' end (padding: dropped), NaN
     inside a series is interpolated linearly per channel (the nearest value at its ends), and a
     channel with no value in a series takes ``fill[c]`` (e.g. the train split's
     :func:`channel_means`).
 
-    Returns ``(X filled, the number of cells filled)``; a series with no value is refused
+    Returns ``(X filled, the number of cells filled)``, X an N×C×T array when every series then
+    has one length, else a list of C×T_i arrays; a series with no value is refused
     (:class:`DataError`, naming it and ``split``)."""
     import pandas as pd
 
@@ -226,5 +227,4 @@ def interpolate_missing(X, fill, split: str = "") -> tuple:
             x = np.where(np.isnan(x), np.asarray(fill, dtype=float)[:, None], x)
         out.append(x)
         filled += holes
-    equal = isinstance(X, np.ndarray) and len({x.shape[1] for x in out}) == 1
-    return (np.stack(out) if equal else out), filled
+    return (np.stack(out) if len({x.shape for x in out}) == 1 else out), filled
