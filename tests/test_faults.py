@@ -106,6 +106,8 @@ def test_a_run_killed_by_sigterm_resumes_exactly(tmp_path):
     assert killed.returncode == 143, err[-2000:]
     step = int(err.split("interrupted by SIGTERM at step ")[1].split(";")[0])
     assert 7 <= step < 60
+    saved = torch.load(tmp_path / "killed" / "last.ckpt", weights_only=False)["callbacks"]
+    probed = [state["probe_seconds"] for state in saved.values() if "probe_seconds" in state]
     resumed = run_script("train.py", *TINY, *common, "resume=auto", f"hydra.run.dir={tmp_path / 'killed'}")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "2 segments" in resumed.stdout
@@ -115,6 +117,7 @@ def test_a_run_killed_by_sigterm_resumes_exactly(tmp_path):
         assert record[key] == full[key], key
     assert len(record["pretrain_segments_s"]) == 2 and record["pretrain_time_s"] == pytest.approx(
         sum(record["pretrain_segments_s"]))
+    assert len(probed) == 1 and record["probe_time_s"] > probed[0] > 0  # the probe's seconds of both segments
     a, b = (torch.load(d / "last.ckpt", weights_only=True)["state_dict"] for d in (tmp_path / "killed", tmp_path / "full"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
