@@ -12,6 +12,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.svm import SVC
 
 from iars.aeon import ENCODER_PARAMS, IARSClassifier, IARSTransformer
+from iars.errors import DataError
 from iars.estimator import TimeSeriesEncoder
 
 TINY = dict(K=8, steps=2, encoder_params={"depth": 2, "hidden": 16}, device="cpu")
@@ -42,7 +43,7 @@ def test_the_parameters_are_the_encoders(cls):
 def test_the_transformer_embeds_what_the_encoder_embeds_and_the_tags_say_so():
     X = [s[:, : 25 + 3 * i] for i, s in enumerate(_series())]  # unequal lengths
     X[3][1, 4:9] = np.nan  # missing values
-    X[5][:] = np.nan  # a series with no values at all
+    X[5][0, :10] = np.nan  # a channel missing for a while
     transformer = IARSTransformer(loss="iars", **TINY)
     Z = transformer.fit_transform(X)
     assert Z.shape == (12, 8) and np.isfinite(Z).all()  # removes_missing_values: one finite vector per series
@@ -51,6 +52,9 @@ def test_the_transformer_embeds_what_the_encoder_embeds_and_the_tags_say_so():
     assert tags["output_data_type"] == "Tabular" and tags["X_inner_type"] == ["np-list", "numpy3D"]
     assert all(tags[f"capability:{c}"] for c in ("multivariate", "unequal_length", "missing_values"))
     assert len(transformer.encoder_.loss_history_) == transformer.encoder_.n_steps_ == 2
+    X[5][0] = np.nan  # a channel missing all along: the encoder skips every timestamp of series 5
+    with pytest.raises(DataError, match="series 5 of X have no timestamp at which every channel is observed"):
+        transformer.transform(X)  # refused, never a made-up vector
 
 
 def test_warm_start_survives_aeons_reset():
