@@ -208,3 +208,20 @@ def test_embeddings_that_are_not_finite_are_refused_by_name(bad):
     X[3, 1] = bad
     with pytest.raises(DataError, match=r"train embeddings of 1 series are not finite \(series 3\)"):
         classify(X, y, *_blobs(30, 1))
+
+
+def test_a_series_the_encoder_sees_nothing_of_has_a_nan_embedding():
+    """No timestamp with every channel observed: the encoder skips them all, so the pooled
+    embedding is NaN (it was the embedding of zeros, equal for every such series)."""
+    from iars.encoding import seen_series
+
+    X = np.random.default_rng(0).normal(size=(4, 6, 2)).astype(np.float32)
+    X[1, :, 0] = np.nan          # channel 0 missing all along
+    X[2, ::2, 0], X[2, 1::2, 1] = np.nan, np.nan  # some channel missing at every timestamp
+    X[3, 1:] = np.nan            # one observed timestamp: seen
+    assert seen_series(X, batch_size=3).tolist() == [True, False, False, True]
+    encoder = DilatedConvEncoder(in_channels=2, K=4, hidden=4, depth=1)
+    for pooling in ("max", "avg"):
+        Z = encode(encoder, X, pooling)
+        assert np.isnan(Z[[1, 2]]).all() and np.isfinite(Z[[0, 3]]).all()
+    assert np.isfinite(encode(encoder, X, None)[1]).all()  # per timestamp: the context's values, as TS2Vec
