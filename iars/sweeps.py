@@ -1,7 +1,8 @@
 """A sweep's jobs and what became of each, from its folder alone: the job list its launcher
 writes before any job starts (``jobs.json``: each job's folder and overrides), each job's
-state (``finished``: its folder holds ``metrics.json``; ``failed``: it started and left none,
-its ``failure.json`` saying why; ``not started``), and the sweep's end record of every job
+state (``finished``: its folder holds ``metrics.json``; ``failed``: it started (its folder holds
+Hydra's ``.hydra``, or a ``failure.json``) and left none, its ``failure.json`` saying why;
+``not started``), and the sweep's end record of every job
 that did not finish (``failures.json``). The end of a sweep (scripts/hydra_callbacks.py,
 scripts/hydra_launcher.py) and the report (:mod:`iars.reporting`) read the same states.
 """
@@ -60,7 +61,7 @@ def jobs(sweep: str | os.PathLike) -> list[dict]:
         folder = sweep / job["job"]
         if (folder / METRICS_FILE).exists():
             state, error = FINISHED, None
-        elif (folder / ".hydra").is_dir():
+        elif (folder / ".hydra").is_dir() or (folder / FAILURE_FILE).exists():
             state, error = FAILED, failure(folder)
         else:
             state, error = NOT_STARTED, "not started"

@@ -154,10 +154,11 @@ def _finish(job: _Job, received: list[int]) -> None:
     """``job.result``: the job's own, or, for a job whose process died, a failure recorded in its
     folder and a result of None (as :func:`iars.exits.run_cli` returns for any failed job)."""
     path, code = job.files["result"], job.process.returncode
-    result = None
-    if path.exists():
+    try:
         with open(path, "rb") as f:
             result = pickle.load(f)
+    except Exception:  # none (the process died first), or unreadable: the job is failed
+        result = None
     if result is not None and result.status == JobStatus.COMPLETED:
         job.result = result
         return
@@ -170,7 +171,8 @@ def _finish(job: _Job, received: list[int]) -> None:
     else:
         cause = f"worker exited with status {code} and no result"
     recorded = (job.folder / FAILURE_FILE).exists() or (job.folder / METRICS_FILE).exists()
-    if job.folder.is_dir() and not recorded:
+    if not recorded:  # in a folder of its own if it died before Hydra made one: it was started
+        job.folder.mkdir(parents=True, exist_ok=True)
         write_json(job.folder / FAILURE_FILE, {"error": cause})
     if not recorded:
         print(f"error: job {job.name} [{' '.join(job.overrides)}]: {cause}", file=sys.stderr)

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import joblib
 import pytest
 
 from helpers import REPO, compose_cfg
@@ -25,9 +26,11 @@ TINY = ["dataset=synthetic", "model.K=8", "model.depth=1", "model.hidden=8", "tr
 PATH = os.pathsep.join([str(REPO), str(REPO / "tests"), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 
-def _start(sweep, *args, script=APP):
-    """A sweep (``-m``) of ``script`` into ``sweep``, as a user starts it; tests/ on its path."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": PATH}
+def _start(sweep, *args, script=APP, **env):
+    """A sweep (``-m``) of ``script`` into ``sweep``, as a user starts it; tests/ on its path;
+    ``env`` added to the environment (None: removed)."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": PATH, **env}
+    env = {k: v for k, v in env.items() if v is not None}
     return subprocess.Popen([sys.executable, str(script), "-m", *args, f"hydra.sweep.dir={sweep}"], cwd=REPO, env=env,
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -85,13 +88,17 @@ def _record(K, seed, acc):
 
 
 def _partial_sweep(sweep):
-    """Five listed jobs: two finished, one failed with a record, one started without one, one
-    never started; and a sixth job folder the list does not hold."""
+    """Six listed jobs: two finished, one failed with a record, one started without one, one
+    never started, one whose process died before Hydra made its folder; and a job folder the
+    list does not hold."""
     listed = [_job(sweep, "0", ["model.K=8", "seed=0"], metrics=_record(8, 0, 0.5)),
               _job(sweep, "1", ["model.K=8", "seed=1"], failure="worker killed by signal 9 (SIGKILL)"),
               _job(sweep, "2", ["model.K=16", "seed=0"], metrics=_record(16, 0, 0.7)),
               _job(sweep, "3", ["model.K=16", "seed=1"]),
-              _job(sweep, "4", ["model.K=32", "seed=0"], started=False)]
+              _job(sweep, "4", ["model.K=32", "seed=0"], started=False),
+              _job(sweep, "5", ["model.K=32", "seed=1"], started=False)]
+    (sweep / "5").mkdir()
+    (sweep / "5" / "failure.json").write_text(json.dumps({"error": "worker exited with status 1 and no result"}))
     sweeps.add_jobs(sweep, listed[:3])
     sweeps.add_jobs(sweep, listed[3:])  # a second batch
     _job(sweep, "10", ["model.K=64"], failure="error: boom")
@@ -103,11 +110,12 @@ def test_a_sweeps_jobs_and_their_states_come_from_its_folder(tmp_path):
     states = sweeps.jobs(tmp_path)
     assert [(j["job"], j["state"], j["error"]) for j in states] == [
         ("0", "finished", None), ("1", "failed", "worker killed by signal 9 (SIGKILL)"), ("2", "finished", None),
-        ("3", "failed", sweeps.NO_RECORD), ("4", "not started", "not started"), ("10", "failed", "error: boom")]
+        ("3", "failed", sweeps.NO_RECORD), ("4", "not started", "not started"),
+        ("5", "failed", "worker exited with status 1 and no result"), ("10", "failed", "error: boom")]
     assert [j["overrides"] for j in states] == [j["overrides"] for j in listed] + [["model.K=64"]]
     sweeps.add_jobs(tmp_path, [{"job": "4", "overrides": ["model.K=32", "seed=9"]}])  # the same folder again: replaced
     assert [j["overrides"] for j in sweeps.listed_jobs(tmp_path)][-1] == ["model.K=32", "seed=9"]
-    assert len(sweeps.listed_jobs(tmp_path)) == 5
+    assert len(sweeps.listed_jobs(tmp_path)) == 6
     # without a job list: the folders jobs started in, only
     (tmp_path / sweeps.JOBS_FILE).unlink()
     assert [(j["job"], j["state"]) for j in sweeps.jobs(tmp_path)] == [
@@ -118,11 +126,11 @@ def test_the_end_of_a_sweep_lists_every_job_that_did_not_finish(tmp_path, capsys
     _partial_sweep(tmp_path)
     assert end_sweep(tmp_path) == 1
     err = capsys.readouterr().err
-    assert "3 of 6 jobs failed, 1 not started (listed in" in err and "  job 4 [model.K=32 seed=0]: not started" in err
+    assert "4 of 7 jobs failed, 1 not started (listed in" in err and "  job 4 [model.K=32 seed=0]: not started" in err
     assert _failures(tmp_path) == {"1": "worker killed by signal 9 (SIGKILL)", "3": sweeps.NO_RECORD,
-                                   "4": "not started", "10": "error: boom"}
+                                   "4": "not started", "5": "worker exited with status 1 and no result", "10": "error: boom"}
     assert end_sweep(tmp_path, signal.SIGTERM) == 143
-    assert "sweep stopped by SIGTERM: 3 of 6 jobs failed, 1 not started" in capsys.readouterr().err
+    assert "sweep stopped by SIGTERM: 4 of 7 jobs failed, 1 not started" in capsys.readouterr().err
     assert _failures(tmp_path)["4"] == "not started: the sweep was stopped by SIGTERM"
     assert end_sweep(tmp_path, signal.SIGINT) == 130
 
@@ -138,17 +146,18 @@ def test_the_report_of_a_partial_sweep_names_the_failed_and_the_missing_jobs(tmp
     _partial_sweep(sweep)
     text = write_report([sweep])[0].read_text()
     note = text.split("\n\n")[2:4]
-    assert note[0] == ("**Incomplete: 4 job(s) without metrics.json** (3 failed, 1 not started); the tables and "
+    assert note[0] == ("**Incomplete: 5 job(s) without metrics.json** (4 failed, 1 not started); the tables and "
                        "figures leave them out:")
     assert note[1].splitlines() == [
         f"- {sweep / '1'} [model.K=8 seed=1]: worker killed by signal 9 (SIGKILL)",
         f"- {sweep / '3'} [model.K=16 seed=1]: {sweeps.NO_RECORD}",
         f"- {sweep / '4'} [model.K=32 seed=0]: not started",
+        f"- {sweep / '5'} [model.K=32 seed=1]: worker exited with status 1 and no result",
         f"- {sweep / '10'} [model.K=64]: error: boom"]
     assert report_script.main([str(sweep)]) == 0
-    assert "warning: 4 job(s) left no metrics.json" in capsys.readouterr().err
+    assert "warning: 5 job(s) left no metrics.json" in capsys.readouterr().err
     # a parent folder of the sweep: the same jobs
-    assert "**Incomplete: 4 job(s)" in write_report([tmp_path])[0].read_text()
+    assert "**Incomplete: 5 job(s)" in write_report([tmp_path])[0].read_text()
 
 
 def test_hydra_launcher_joblib_is_iars_launcher(tmp_path):
@@ -163,19 +172,27 @@ def test_hydra_launcher_joblib_is_iars_launcher(tmp_path):
 
 
 def test_a_killed_job_is_a_failed_job_and_the_sweep_goes_on(tmp_path):
-    """Jobs 1 and 2 SIGKILL their processes (the first two of four, two at a time): before,
-    joblib's pool broke, the other jobs died and the sweep ended in a traceback."""
+    """Jobs 1 and 2 SIGKILL their processes, job 3 ends its own with status 3 (five jobs, two at
+    a time): before, joblib's pool broke, the other jobs died and the sweep ended in a traceback."""
     sweep = tmp_path / "sweep"
-    run = _start(sweep, "x=0,1,2,3", "kill=[1,2]")
+    run = _start(sweep, "x=0,1,2,3,4", "kill=[1,2]", "exit=[3]", OMP_NUM_THREADS=None)
     out, err = run.communicate(timeout=300)
     assert run.returncode == 1, err[-3000:]
-    killed = "worker killed by signal 9 (SIGKILL)"
-    assert _failures(sweep) == {"1": killed, "2": killed}
-    assert "2 of 4 jobs failed (listed in" in err and f"  job 1 [x=1 kill=[1,2]]: {killed}" in err
-    assert err.count(f"error: job 2 [x=2 kill=[1,2]]: {killed}") == 1
-    assert [json.loads((sweep / j / "failure.json").read_text())["error"] for j in "12"] == [killed, killed]
-    assert sorted(p.parent.name for p in sweep.glob("*/metrics.json")) == ["0", "3"]
-    assert "Traceback" not in err and "TerminatedWorkerError" not in err
+    killed, ended = "worker killed by signal 9 (SIGKILL)", "worker exited with status 3 and no result"
+    assert _failures(sweep) == {"1": killed, "2": killed, "3": ended}
+    assert "3 of 5 jobs failed (listed in" in err and f"  job 1 [x=1 kill=[1,2] exit=[3]]: {killed}" in err
+    assert err.count(f"error: job 2 [x=2 kill=[1,2] exit=[3]]: {killed}") == 1
+    assert [json.loads((sweep / j / "failure.json").read_text())["error"] for j in "123"] == [killed, killed, ended]
+    records = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/metrics.json")}
+    assert sorted(records) == ["0", "4"] and "Traceback" not in err and "TerminatedWorkerError" not in err
+    assert {r["threads"] for r in records.values()} == {str(max(joblib.cpu_count() // 2, 1))}  # as joblib's workers
+
+
+def test_a_jobs_threads_are_the_users_where_set(tmp_path):
+    run = _start(tmp_path / "sweep", "x=0,1", OMP_NUM_THREADS="3")
+    _, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err[-3000:]
+    assert [json.loads(p.read_text())["threads"] for p in sorted(tmp_path.glob("sweep/*/metrics.json"))] == ["3", "3"]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

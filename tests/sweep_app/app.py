@@ -1,6 +1,6 @@
 """A Hydra app for the sweep tests, without torch: iars's joblib launcher and sweep callback
-(from iars's configs) around a job that finishes (writes metrics.json) at once, kills its own
-process with SIGKILL (job numbers in ``kill``), or runs until a signal stops it as it stops an
+around a job that finishes at once (writes metrics.json: its number, its OpenMP threads), kills its own
+process with SIGKILL (job numbers in ``kill``), ends it with status 3 (``exit``), or runs until a signal stops it as it stops an
 iars run (``wait``: :class:`~iars.errors.RunInterrupted` through :func:`~iars.exits.run_cli`;
 ``ignore``: it takes no notice of SIGTERM and SIGINT)."""
 import os
@@ -21,6 +21,8 @@ def job(config):
     num = config["num"]
     if num in config["kill"]:
         os.kill(os.getpid(), signal.SIGKILL)
+    if num in config["exit"]:
+        os._exit(3)
     if num in config["wait"] or num in config["ignore"]:
         got = []
         for s in (signal.SIGTERM, signal.SIGINT):
@@ -29,7 +31,7 @@ def job(config):
         while not got:
             time.sleep(0.05)
         raise RunInterrupted(got[0], f"interrupted by {signal.Signals(got[0]).name} at step 3; no checkpoint was saved")
-    write_metrics(config["output_dir"], {"job": num})
+    write_metrics(config["output_dir"], {"job": num, "threads": os.environ.get("OMP_NUM_THREADS")})
     return 1.0
 
 
