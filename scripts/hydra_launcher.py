@@ -94,7 +94,10 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
 
 
 def _job(launcher: Any, num: int, overrides: list[str], sweep: Path) -> _Job:
-    """A job and its folder, from the job's own config as Hydra's ``run_job`` makes it."""
+    """A job and its folder: the job number under the default ``hydra.sweep.subdir``, else from
+    the job's own config as Hydra's ``run_job`` makes it (a quarter of a second a job)."""
+    if OmegaConf.to_container(launcher.config.hydra.sweep)["subdir"] == "${hydra.job.num}":
+        return _Job(num, overrides, sweep / str(num), str(num))
     config = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, overrides)
     with open_dict(config):
         config.hydra.job.id, config.hydra.job.num = f"{config.hydra.job.name}_{num}", num
@@ -174,7 +177,6 @@ def _finish(job: _Job, received: list[int]) -> None:
     if not recorded:  # in a folder of its own if it died before Hydra made one: it was started
         job.folder.mkdir(parents=True, exist_ok=True)
         write_json(job.folder / FAILURE_FILE, {"error": cause})
-    if not recorded:
         print(f"error: job {job.name} [{' '.join(job.overrides)}]: {cause}", file=sys.stderr)
     job.result = JobReturn(overrides=job.overrides, status=JobStatus.COMPLETED, _return_value=None)
 
@@ -212,8 +214,8 @@ def run_job_file(payload: str, result: str, sweep_pid: str) -> None:
     ret = execute_job(*args)
     try:
         data = cloudpickle.dumps(ret)
-    except Exception as exc:  # an unpicklable return value or error: its text
-        ret._return_value = RuntimeError(f"{type(ret._return_value).__name__}: {ret._return_value} ({exc})")
+    except Exception as exc:  # an unpicklable return value or error: a failed job, saying so
+        ret.status, ret._return_value = JobStatus.FAILED, RuntimeError(f"its result cannot be pickled ({exc})")
         data = cloudpickle.dumps(ret)
     Path(result + ".tmp").write_bytes(data)
     os.replace(result + ".tmp", result)

@@ -188,6 +188,15 @@ def test_a_killed_job_is_a_failed_job_and_the_sweep_goes_on(tmp_path):
     assert {r["threads"] for r in records.values()} == {str(max(joblib.cpu_count() // 2, 1))}  # as joblib's workers
 
 
+def test_job_folders_follow_hydra_sweep_subdir(tmp_path):
+    sweep = tmp_path / "sweep"
+    run = _start(sweep, "x=0,1", "kill=[1]", "hydra.sweep.subdir=x_${x}")
+    _, err = run.communicate(timeout=300)
+    assert run.returncode == 1, err[-3000:]
+    assert _failures(sweep) == {"x_1": "worker killed by signal 9 (SIGKILL)"}
+    assert [j["job"] for j in sweeps.listed_jobs(sweep)] == ["x_0", "x_1"] and (sweep / "x_0" / "metrics.json").exists()
+
+
 def test_a_jobs_threads_are_the_users_where_set(tmp_path):
     run = _start(tmp_path / "sweep", "x=0,1", OMP_NUM_THREADS="3")
     _, err = run.communicate(timeout=300)
