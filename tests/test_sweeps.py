@@ -168,6 +168,19 @@ def test_hydra_launcher_joblib_is_iars_launcher(tmp_path):
     assert preset._target_ == launcher._target_ and preset.n_jobs == -1
 
 
+def test_a_sweep_under_hydras_own_joblib_launcher_is_refused(tmp_path, capsys):
+    """Where the plugin is not found (an install that misses hydra_plugins/), hydra/launcher=joblib
+    is Hydra's own, whose pool one killed job breaks: one error line, exit 2, nothing written."""
+    from iars.scripts.hydra_callbacks import HYDRA_JOBLIB, RunFolders
+
+    cfg = compose_cfg(tmp_path, f"hydra.launcher._target_={HYDRA_JOBLIB}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                      hydra=True)
+    with pytest.raises(SystemExit) as exit_:
+        RunFolders().on_multirun_start(cfg)
+    assert exit_.value.code == 2 and "is Hydra's own joblib launcher here, not iars's" in capsys.readouterr().err
+    assert not (tmp_path / "sweep").exists()
+
+
 # -- the launcher, on jobs without torch ---------------------------------------------------------
 
 
