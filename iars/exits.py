@@ -44,12 +44,20 @@ def run_command(body: Callable[[], int | None]) -> int:
         return USER_ERROR
 
 
-def interrupted(exc: RunInterrupted) -> NoReturn:
-    """Print where an interrupted run stopped and how to continue it; exit 128 + the signal."""
+def interrupted(exc: RunInterrupted, record: Path | None = None) -> NoReturn:
+    """Print where an interrupted run stopped and how to continue it (and record that as the
+    failure of the sweep job in folder ``record``); exit 128 + the signal."""
     hint = ("" if exc.checkpoint is None else
             f". To continue, run the same command with resume=auto hydra.run.dir={Path(exc.checkpoint).parent}")
     print(f"\n{exc.message}{hint}", file=sys.stderr)
+    if record is not None:
+        _record_failure(record, f"{exc.message}{hint}")
     sys.exit(exc.exit_status)
+
+
+def _record_failure(job: Path, error: str) -> None:
+    if job.is_dir() and not (job / METRICS_FILE).exists():
+        write_json(job / FAILURE_FILE, {"error": error})
 
 
 def run_cli(run: Callable[[Mapping], Any], config: Mapping, *, sweep: bool = False) -> Any:
@@ -58,7 +66,8 @@ def run_cli(run: Callable[[Mapping], Any], config: Mapping, *, sweep: bool = Fal
     - A user error (:class:`~iars.errors.IarsError`) prints one ``error:`` line and exits with
       status 2; any other error raises with its traceback (a bug to see, not to hide).
     - An interrupted run prints where its checkpoint is and how to resume, and exits with
-      128 + the signal (143 for SIGTERM, 130 for SIGINT), in a sweep too.
+      128 + the signal (143 for SIGTERM, 130 for SIGINT), in a sweep too (where its
+      ``failure.json`` says the same).
     - In a sweep (``sweep=True``) a failing job prints its error (and the traceback of an
       unexpected one), records it as ``failure.json`` in its folder and returns None: the other
       jobs go on, and the sweep's end lists the failures and exits non-zero.
@@ -66,7 +75,7 @@ def run_cli(run: Callable[[Mapping], Any], config: Mapping, *, sweep: bool = Fal
     try:
         return run(config)
     except RunInterrupted as exc:
-        interrupted(exc)
+        interrupted(exc, Path(config["output_dir"]) if sweep else None)
     except Exception as exc:
         err = user_error(exc)
         if not sweep and err is None:
@@ -77,7 +86,5 @@ def run_cli(run: Callable[[Mapping], Any], config: Mapping, *, sweep: bool = Fal
         print(message, file=sys.stderr)
         if not sweep:
             sys.exit(USER_ERROR)
-        job = Path(config["output_dir"])
-        if job.is_dir() and not (job / METRICS_FILE).exists():
-            write_json(job / FAILURE_FILE, {"error": message.removeprefix("error: ")})
+        _record_failure(Path(config["output_dir"]), message.removeprefix("error: "))
         return None

@@ -5,7 +5,9 @@
     python scripts/report.py SWEEP_DIR --wandb offline     # also log the figures to a W&B run
     python scripts/report.py outputs/multirun/forecasting/<...> outputs/multirun/anomaly/<...>
 
-Writes report.md and PNG figures into the first sweep dir (or --out) and prints the report.
+Writes report.md and PNG figures into the first sweep dir (or --out) and prints the report; the
+jobs that left no metrics.json (failed, or never started in a sweep that lists its jobs) are
+named at its top, and a warning line says how many.
 Classification runs get the paper's tables; forecasting and anomaly-detection runs (task=...)
 their own sections (iars.reporting.tasks).
 """
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from iars.exits import run_command
 from iars.reporting import load_runs, write_report
+from iars.reporting.records import unfinished
 
 
 def log_to_wandb(figures: list[Path], report: Path, group: str, mode: str, project: str) -> None:
@@ -48,6 +51,10 @@ def _report(args: argparse.Namespace) -> int:
     report, figures = write_report(args.dirs, args.out, args.K)
     print(report.read_text())
     print(f"report: {report}\nfigures: " + ", ".join(str(p) for p in figures))
+    missing = [job for d in args.dirs for job in unfinished(d)]
+    if missing:
+        print(f"warning: {len(missing)} job(s) left no metrics.json (failed, unfinished or never started): "
+              f"the report leaves them out and names them at its top", file=sys.stderr)
     if args.wandb != "disabled":
         config = load_runs(args.dirs[:1])[0][0].get("config", {})
         log_to_wandb(figures, report, config.get("experiment_name") or args.dirs[0].name, args.wandb, args.project)

@@ -11,6 +11,7 @@ figures that the runs call for.
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from iars.reporting import study, tasks
@@ -29,7 +30,6 @@ from iars.reporting.records import (
     RULES,
     VARIANT_ORDER,
     baseline_frame,
-    failure,
     frame,
     kind,
     load_runs,
@@ -56,10 +56,21 @@ from iars.runs import METRICS_FILE
 __all__ = [
     "ACC", "BASELINES", "PAIRS", "RULES", "TIME", "VARIANT_ORDER", "baseline_figure", "baseline_frame",
     "baseline_table", "best", "comparison_tables", "fmt", "frame", "load_runs", "markdown_table",
-    "ordered_datasets", "ordered_variants", "resolutions_figure", "scaling_axes", "scaling_figure",
+    "incomplete", "ordered_datasets", "ordered_variants", "resolutions_figure", "scaling_axes", "scaling_figure",
     "scaling_table", "scatter_figure", "stats", "study", "table_k", "tasks", "to_markdown", "tsne_figure",
     "tsne_picks", "variant_label", "write_report",
 ]
+
+
+def incomplete(missing: list[dict]) -> str:
+    """The report's note on the jobs without a record (:func:`~iars.reporting.records.load_runs`):
+    how many, failed or never started, then one line each (folder, overrides, error)."""
+    counts = Counter(job["state"] for job in missing)
+    kinds = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    lines = [f"- {job['job']}" + (f" [{' '.join(job['overrides'])}]" if job["overrides"] else "") + f": {job['error']}"
+             for job in missing]
+    return (f"**Incomplete: {len(missing)} job(s) without {METRICS_FILE}** ({kinds}); the tables and figures "
+            "leave them out:\n\n" + "\n".join(lines))
 
 
 def write_report(dirs: list[str | Path], out_dir: str | Path | None = None, k: int | None = None,
@@ -86,8 +97,7 @@ def write_report(dirs: list[str | Path], out_dir: str | Path | None = None, k: i
     out.mkdir(parents=True, exist_ok=True)
     sections = [f"# Report: {', '.join(map(str, dirs))}", f"{', '.join(counted)}; mean ± std over seeds."]
     if missing:
-        sections.append(f"**{len(missing)} job(s) without {METRICS_FILE}** (failed or unfinished):\n\n"
-                        + "\n".join(f"- {m}: {failure(m)}" for m in missing))
+        sections.append(incomplete(missing))
     figures = {}
     axes = scaling_axes(ssl) if len(ssl) else []
     labels = set(ssl.variant)

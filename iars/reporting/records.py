@@ -1,20 +1,20 @@
-"""Run records of sweeps: finding and reading each run's ``metrics.json`` (and the failure
-records of the jobs that wrote none), the task each record is of (:func:`kind`), the SSL
+"""Run records of sweeps: finding and reading each run's ``metrics.json`` (and the jobs that
+wrote none: failed, or, in a sweep that lists its jobs, never started), the task each record is of (:func:`kind`), the SSL
 classification runs as one pandas frame (a row per run), the 1-NN baseline records as another
 (a row per dataset × method), and the one order of datasets and variants that every table and
 figure follows. The forecasting and anomaly runs' frames are :mod:`iars.reporting.tasks`'.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from iars import sweeps
 from iars.errors import ReportError
-from iars.runs import FAILURE_FILE, METRICS_FILE, read_metrics
+from iars.runs import METRICS_FILE, read_metrics
 from iars.variants import VARIANTS, label
 
 BASELINES = "baselines"  # the ``loss`` of a scripts/baselines.py record
@@ -73,9 +73,9 @@ def kind(run: dict) -> str:
     return (spec.get("name") if isinstance(spec, dict) else spec) or CLASSIFICATION
 
 
-def load_runs(dirs: list[str | Path]) -> tuple[list[dict], list[Path]]:
-    """Every ``metrics.json`` under ``dirs`` (each record gets ``run_dir``), and the job dirs
-    (those with a ``.hydra`` folder) that hold none: failed or unfinished runs."""
+def load_runs(dirs: list[str | Path]) -> tuple[list[dict], list[dict]]:
+    """Every ``metrics.json`` under ``dirs`` (each record gets ``run_dir``), and the jobs that
+    left none (:func:`unfinished`): failed, unfinished or never started."""
     runs, missing = [], []
     for root in map(Path, dirs):
         if not root.is_dir():
@@ -97,16 +97,22 @@ def load_runs(dirs: list[str | Path]) -> tuple[list[dict], list[Path]]:
                 raise ReportError(f"{path} lacks {', '.join(lacking)}: not a record of iars-train or iars-baselines "
                                   "(move it out of the sweep dir, or rerun that job)")
             runs.append({**run, "run_dir": str(path.parent)})
-        missing += [d.parent for d in sorted(root.rglob(".hydra")) if not (d.parent / METRICS_FILE).exists()]
+        missing += unfinished(root)
     return runs, missing
 
 
-def failure(job: Path) -> str:
-    """The one-line error a failed job recorded, or that it recorded none."""
-    try:
-        return json.loads((job / FAILURE_FILE).read_text())["error"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return "no error recorded (killed, still running, or crashed)"
+def unfinished(root: Path) -> list[dict]:
+    """The jobs under ``root`` without a ``metrics.json``, each ``{"job": its folder, "overrides",
+    "state", "error"}`` (:func:`iars.sweeps.jobs`): of each sweep that lists its jobs
+    (``jobs.json``), those failed and those never started; elsewhere, each folder a job started
+    in (it holds ``.hydra``) and left no record."""
+    listed = sorted({p.parent for p in root.rglob(sweeps.JOBS_FILE)})
+    found = [{**job, "job": str(sweep / job["job"])} for sweep in listed for job in sweeps.jobs(sweep)
+             if job["state"] != sweeps.FINISHED]
+    found += [{"job": str(d.parent), "overrides": [], "state": sweeps.FAILED, "error": sweeps.failure(d.parent)}
+              for d in sorted(root.rglob(".hydra"))
+              if d.parent.parent not in listed and not (d.parent / METRICS_FILE).exists()]
+    return found
 
 
 COLUMNS = ("dataset", "length", "n_train", "loss", "variant", "K", "seed", "acc", "pretrain_time_s",
