@@ -189,6 +189,7 @@ def test_the_bounds_leave_a_converging_fit_unchanged(n):
     """Where TS2Vec's protocol converges on its own, the guarded fit is the unguarded one: same C,
     same support vectors, far below the iteration bound."""
     from sklearn.svm import SVC
+
     from iars.evaluate import SVM_MAX_ITER
 
     X, y = _blobs(n, 0)
