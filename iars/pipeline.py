@@ -65,8 +65,22 @@ class Pretrained:
         return self.module.selection.history if self.module.selection is not None else None
 
 
+def check_budget(trainer: Mapping, names: Mapping[str, str] | None = None, unset: str = "null") -> None:
+    """Refuse a ``max_steps``/``max_epochs`` that is not a positive integer (0 would score an
+    untrained encoder, -1 train forever); ``names`` and ``unset`` say what the caller calls
+    them and their absence."""
+    names = names or {"max_steps": "trainer.max_steps", "max_epochs": "trainer.max_epochs"}
+    for key, name in names.items():
+        value = trainer.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"{name}={value!r}: give a positive number of {key.removeprefix('max_')} to pretrain for, "
+                              f"or {unset} for TS2Vec's budget (200 steps on small data, else 600)")
+
+
 def budget(trainer: Mapping, X_train) -> dict[str, int]:
-    """``max_steps``/``max_epochs`` for the Trainer: as configured, else TS2Vec's step budget."""
+    """``max_steps``/``max_epochs`` for the Trainer: as configured (positive integers:
+    :func:`check_budget`), else TS2Vec's step budget."""
+    check_budget(trainer)
     steps, epochs = trainer.get("max_steps"), trainer.get("max_epochs")
     if steps is None and epochs is None:
         return {"max_steps": ts2vec_budget(X_train), "max_epochs": -1}
@@ -225,6 +239,7 @@ def train(config: Mapping) -> dict:
 
 def _train(config: Mapping, out_dir: Path) -> dict:
     _set_threads(config.get("threads"))
+    check_budget(config["trainer"])
     ckpt_path = resume_from(config, out_dir)
     datamodule = build(config["dataset"])
     stage = task(config.get("task"))
