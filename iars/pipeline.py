@@ -254,11 +254,13 @@ def _train(config: Mapping, out_dir: Path) -> dict:
             fitted.trainer.save_checkpoint(out_dir / CHECKPOINT_FILE, weights_only=False)
         if not fitted.trainer.is_global_zero:
             return {}  # the classifier stage and metrics.json: rank 0 only
-        metrics = run_record(config, datamodule, fitted, stage.evaluate(config, datamodule, fitted.module.eval_encoder),
-                             notes)
-        log_results(logger, {**{k: v for k, v in metrics.items() if k in RESULT_KEYS and v is not None},
-                             **stage.results(metrics)})
-        path = write_metrics(out_dir, metrics)
+        saved = out_dir / CHECKPOINT_FILE if config["save_checkpoint"] else None
+        with _stop_after_pretraining(fitted.trainer.global_step, saved):
+            metrics = run_record(config, datamodule, fitted,
+                                 stage.evaluate(config, datamodule, fitted.module.eval_encoder), notes)
+            log_results(logger, {**{k: v for k, v in metrics.items() if k in RESULT_KEYS and v is not None},
+                                 **stage.results(metrics)})
+            path = write_metrics(out_dir, metrics)
         if (config.get("logger") or {}).get("log_model"):
             log_artifacts(logger, out_dir, f"{datamodule.name}-{metrics['loss']}")
     finally:
@@ -271,6 +273,43 @@ def _train(config: Mapping, out_dir: Path) -> dict:
         f"{f', {segments} segments' if segments > 1 else ''}) | {stage.summary(metrics)}\nmetrics: {path}"
     )
     return metrics
+
+
+class _Stopped(BaseException):
+    """A signal during the evaluation stage: a BaseException, so that no ``except Exception``
+    on the way (scikit-learn's scoring of a failed fit) takes it for an error and goes on."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _stop_after_pretraining(steps: int, checkpoint: Path | None) -> Iterator[None]:
+    """While a run evaluates its finished encoder: SIGTERM or SIGINT stops it at once with
+    :class:`~iars.errors.RunInterrupted`, saying that the pretraining finished and where it is
+    saved (``resume=auto`` then reruns only the evaluation), instead of dying with "Terminated"."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum, frame):
+        raise _Stopped(signum)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except _Stopped as stop:
+        name = signal.Signals(stop.signum).name
+        stopped = f"interrupted by {name} in the evaluation stage; the pretraining had finished ({steps} steps)"
+        if checkpoint is None:
+            raise RunInterrupted(stop.signum, f"{stopped} but was not saved (save_checkpoint=false): a rerun "
+                                 "pretrains again") from None
+        raise RunInterrupted(stop.signum, f"{stopped} and is saved in {checkpoint}; resuming skips it and runs only "
+                             "the evaluation", checkpoint=checkpoint) from None
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def baselines(config: Mapping) -> dict:
