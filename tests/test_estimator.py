@@ -196,7 +196,7 @@ def test_a_warm_start_continues_a_cli_run(cli_run):
 
 
 def test_load_run_names_what_is_missing(tmp_path):
-    with pytest.raises(DataError, match="is not a directory"):
+    with pytest.raises(DataError, match="nowhere not found: give the folder of a run"):
         iars.load_run(tmp_path / "nowhere")
     with pytest.raises(DataError, match="holds no last.ckpt"):
         iars.load_run(tmp_path)
