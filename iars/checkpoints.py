@@ -35,8 +35,8 @@ def read_checkpoint(path: str | Path, what: str = f"a checkpoint (a run's {CHECK
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise DataError(f"{path} holds objects other than tensors and plain values, which iars does not load (for "
-                        f"safety): it is not {what}") from exc
+        raise DataError(f"{path} cannot be read safely as {what}: it is corrupt, or holds objects other than tensors "
+                        "and plain values, which iars does not load (for safety)") from exc
     except Exception as exc:  # EOFError, KeyError, RuntimeError (zip): torch's many ways to fail on a bad file
         raise DataError(f"{path} cannot be read as {what}: it is empty, truncated or corrupt ({type(exc).__name__}). "
                         "Save it again, or copy it again if it was transferred") from exc

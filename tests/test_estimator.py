@@ -365,11 +365,11 @@ def test_a_damaged_or_misplaced_encoder_file_is_named(fitted, tmp_path):
         (tmp_path / name).write_bytes(content)
         with pytest.raises(DataError, match=f"{re.escape(str(tmp_path / name))} (cannot be read as a file written by "
                                             "TimeSeriesEncoder.save or a run's last.ckpt: it is empty, truncated or "
-                                            "corrupt|holds objects other than tensors)") as e:
+                                            "corrupt|cannot be read safely as a file)") as e:
             TimeSeriesEncoder.load(tmp_path / name)
         assert "weights_only" not in str(e.value)  # never the advice to load it unsafely
     torch.save({"x": np.float64}, tmp_path / "pickled.pt", _use_new_zipfile_serialization=True)
-    with pytest.raises(DataError, match="holds objects other than tensors and plain values"):
+    with pytest.raises(DataError, match="is corrupt, or holds objects other than tensors and plain values"):
         TimeSeriesEncoder.load(tmp_path / "pickled.pt")
     with pytest.raises(DataError, match=f"{tmp_path} is a directory: give the path of a file"):
         TimeSeriesEncoder.load(tmp_path)
