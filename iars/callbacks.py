@@ -59,6 +59,11 @@ class PretrainClock(pl.Callback):
         self.seconds = sum(self.segments)
         self.steps = trainer.global_step
 
+    def on_fit_end(self, trainer, pl_module):
+        # also when a resumed run had no step left to train (no on_train_end): the checkpoint's segments
+        self.seconds = sum(self.segments)
+        self.steps = trainer.global_step
+
     def state_dict(self):
         return {"segments": self.segments + self._running(), "step_times": list(self.step_times)}
 

@@ -1,9 +1,10 @@
-"""Checkpoints of a run: which checkpoint a run continues (``resume=auto``, ``ckpt_path``),
-refusing one trained with other settings, the run config a checkpoint carries, and the global
+"""Checkpoints of a run: reading one (:func:`read_checkpoint`), which checkpoint a run continues
+(``resume=auto``, ``ckpt_path``), refusing one trained with other settings, the run config a checkpoint carries, and the global
 random streams a checkpoint keeps so that a resumed run draws what the uninterrupted one would.
 (Older checkpoints' names are upgraded by :mod:`iars.legacy`.)"""
 from __future__ import annotations
 
+import pickle
 import random
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,7 +14,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from iars.errors import ConfigError
+from iars.errors import ConfigError, DataError
 from iars.runs import CHECKPOINT_FILE
 
 COMPARED_HPARAMS = {"seed": "seed", "lr": "lr", "averaged": "averaged", "max_length": "the training series' length",
@@ -22,16 +23,41 @@ COMPARED_HPARAMS = {"seed": "seed", "lr": "lr", "averaged": "averaged", "max_len
 called in a config (the loss settings are ``loss.<name>``)."""
 
 
+def read_checkpoint(path: str | Path, what: str = f"a checkpoint (a run's {CHECKPOINT_FILE})") -> dict:
+    """The checkpoint at ``path``, read safely (tensors and plain values only: ``weights_only``);
+    a :class:`~iars.errors.DataError` naming the file when it is missing, a directory, empty,
+    truncated or not a checkpoint (never torch's advice to read it unsafely)."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a directory: give the path of {what}")
+    if not path.is_file():
+        raise DataError(f"{path} not found: give the path of {what}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise DataError(f"{path} cannot be read safely as {what}: it is corrupt, or holds objects other than tensors "
+                        "and plain values, which iars does not load (for safety)") from exc
+    except Exception as exc:  # EOFError, KeyError, RuntimeError (zip): torch's many ways to fail on a bad file
+        raise DataError(f"{path} cannot be read as {what}: it is empty, truncated or corrupt ({type(exc).__name__}). "
+                        "Save it again, or copy it again if it was transferred") from exc
+    if not isinstance(checkpoint, dict):
+        raise DataError(f"{path} holds a {type(checkpoint).__name__}, not {what}")
+    return checkpoint
+
+
 def check_checkpoint(path: str | Path, module: pl.LightningModule) -> None:
     """Refuse a checkpoint that is missing, not an iars module's, or trained with other
     settings than ``module``'s (encoder, loss, data), naming the differences."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"ckpt_path={str(path)!r} is a directory: give the path of a checkpoint file (a run's "
+                          f"{CHECKPOINT_FILE}), or resume=auto hydra.run.dir={path} to continue that run folder")
     if not path.is_file():
         raise ConfigError(f"ckpt_path={str(path)!r}: no such file; give the path of a checkpoint (a run's last.ckpt)")
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True).get("hyper_parameters", {})
-    except Exception as exc:
-        raise ConfigError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+        saved = read_checkpoint(path).get("hyper_parameters", {})
+    except DataError as exc:
+        raise ConfigError(f"{exc}; or start afresh without ckpt_path/resume") from exc
     differ = hparam_differences(saved, module.hparams)
     if differ:
         raise ConfigError(f"{path} does not match this run: {'; '.join(differ)}. Resume with the settings and "

@@ -8,6 +8,7 @@ multiscale), vectorised: windows are cut by striding, never by a Python loop ove
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import torch
@@ -74,6 +75,9 @@ def encode(
     try:
         if len(X) == 0:
             raise DataError("no series to encode: give at least one series")
+        shape = getattr(X, "shape", ())
+        if len(shape) > 1 and shape[1] == 0:
+            raise DataError("series of length 0 (no timestamps) to encode: give series of at least one timestamp")
         windowing = (mask, encoding_window)
         if ts2vec_padding:
             return _encode_padded(encoder, X, pooling, batch_size, windowing)
@@ -239,16 +243,20 @@ def check_pooling(pooling: str, key: str = "classifier.pooling") -> None:
         raise ConfigError(f"{key}={pooling!r}: choose one of {', '.join(POOLINGS)}")
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 class Windows:
     """The windows ``X[:, j·stride : j·stride + window]`` of X (N×T×C) as one (N·W)×w×C
     sequence whose slices are copied on demand, for :func:`encode` (windows without shared
     context; :func:`encode`'s ``sliding_length`` gives each window the steps before it)."""
 
     def __init__(self, X: np.ndarray, window: int, stride: int):
-        if not (isinstance(window, int) and 2 <= window <= X.shape[1]):
+        if not (_is_int(window) and 2 <= window <= X.shape[1]):
             raise ConfigError(f"window={window!r}: give a number of timestamps between 2 and the series' "
                               f"length {X.shape[1]}")
-        if not (isinstance(stride, int) and stride >= 1):
+        if not (_is_int(stride) and stride >= 1):
             raise ConfigError(f"stride={stride!r}: give a positive number of timestamps")
         self.view = sliding_window_view(X, window, axis=1)[:, ::stride]  # N×W×C×w, no copy
         self.per_series = self.view.shape[1]

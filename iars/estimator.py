@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from iars.callbacks import LossHistory
 from iars.callbacks import _as_at_step_end as as_at_step_end
-from iars.checkpoints import hparam_differences, selection_history
+from iars.checkpoints import hparam_differences, read_checkpoint, selection_history
 from iars.data import BATCH_SIZE, MAX_TRAIN_LENGTH, ArrayDataModule, Normaliser, pad_to_array
 from iars.encoding import Windows, encode, seen_series
 from iars.errors import ConfigError, DataError, some
@@ -30,7 +30,7 @@ from iars.loggers import lightning_output
 from iars.losses import num_levels
 from iars.module import ContrastivePretrainer
 from iars.params import DEFAULT_SEED, NESTED_PARAMS, params_from_config, run_config, with_nested
-from iars.pipeline import budget, pretrain
+from iars.pipeline import budget, check_budget, pretrain
 from iars.runs import CHECKPOINT_FILE
 
 TRAINING_STATE = ("optimizer_states", "lr_schedulers", "loops", "callbacks", "epoch", "global_step", "epochs_done",
@@ -210,6 +210,7 @@ class TimeSeriesEncoder(NestedParamsMixin, TransformerMixin, BaseEstimator):
         """Pretrain on the series X (N×C×T, or a list of C×T_i); labels are not used. With
         ``warm_start=True`` on a fitted encoder, continue its training for ``steps`` more steps."""
         config = self.run_config()
+        check_budget(config["trainer"], {"max_steps": "steps", "max_epochs": "epochs"}, unset="None")
         warm = bool(self.warm_start) and hasattr(self, "module_")
         if warm:
             self._check_channels(X)
@@ -256,9 +257,9 @@ class TimeSeriesEncoder(NestedParamsMixin, TransformerMixin, BaseEstimator):
                 f"{2 ** num_levels(fitted_length) - 1}, or fit with warm_start=False to start over")
         saved["max_length"] = length  # the same resolutions: the module records the data it trains now
         more = budget(config["trainer"], datamodule.prepare().X_train)
-        config["trainer"]["max_steps"] = -1 if more["max_steps"] < 0 else state["global_step"] + more["max_steps"]
+        config["trainer"]["max_steps"] = None if more["max_steps"] < 0 else state["global_step"] + more["max_steps"]
         epochs = state.get("epochs_done", state["epoch"])
-        config["trainer"]["max_epochs"] = -1 if more["max_epochs"] < 0 else epochs + more["max_epochs"]
+        config["trainer"]["max_epochs"] = None if more["max_epochs"] < 0 else epochs + more["max_epochs"]
         path = folder / "warm_start.ckpt"
         torch.save({**state, "hyper_parameters": saved, "state_dict": self.module_.state_dict()}, path)
         return {"ckpt_path": path, "module_class": _matching(saved)}
@@ -305,7 +306,7 @@ class TimeSeriesEncoder(NestedParamsMixin, TransformerMixin, BaseEstimator):
             return encode(encoder, X, pooling, batch_size, exact=exact, **ts2vec)
         if ts2vec.get("sliding_length") is not None:
             raise ConfigError("window= cuts windows without context, sliding_length= with it: give one of them")
-        windows = Windows(X, window, stride or window)
+        windows = Windows(X, window, window if stride is None else stride)
         out = encode(encoder, windows, pooling, batch_size, exact=exact, **ts2vec)
         return out.reshape(len(X), windows.per_series, *out.shape[1:])
 
@@ -358,16 +359,22 @@ class TimeSeriesEncoder(NestedParamsMixin, TransformerMixin, BaseEstimator):
         """A fitted encoder from a file of :meth:`save`, or from a run's checkpoint
         (``last.ckpt`` of ``iars-train``), ready to ``transform``."""
         path = Path(path)
-        if not path.is_file():
-            raise DataError(f"{path} not found: give a file written by TimeSeriesEncoder.save or a run's {CHECKPOINT_FILE}")
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        what = f"a file written by TimeSeriesEncoder.save or a run's {CHECKPOINT_FILE}"
+        if path.is_dir() and (path / CHECKPOINT_FILE).is_file():
+            raise DataError(f"{path} is a directory (a run's folder): give its {CHECKPOINT_FILE}, or use "
+                            f"iars.load_run({str(path)!r})")
+        checkpoint = read_checkpoint(path, what)
         record, hparams = checkpoint.get("iars"), checkpoint.get("hyper_parameters", {})
         if record is None or "encoder" not in hparams or not hparams.get("normaliser"):
             raise DataError(f"{path} is not an iars encoder: it holds no encoder spec, normaliser and config "
                             "(checkpoints of runs before iars 0.2 cannot be reloaded)")
         estimator = cls(**(record.get("params") or cls.params_from_config(record["config"])))
         module = ContrastivePretrainer(**{**hparams, "compile_encoder": False})
-        module.load_state_dict(checkpoint["state_dict"])
+        try:
+            module.load_state_dict(checkpoint["state_dict"])
+        except (KeyError, RuntimeError) as exc:
+            raise DataError(f"{path} is damaged: its weights do not fit the encoder it describes "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from exc
         fitted = dict(record.get("fitted") or {})
         fitted.setdefault("history_", selection_history(checkpoint))
         fitted.setdefault("n_steps_", checkpoint.get("global_step"))
@@ -436,7 +443,10 @@ def load_run(run_dir: str | os.PathLike) -> TimeSeriesEncoder:
     run_dir = Path(run_dir)
     path = run_dir / CHECKPOINT_FILE
     if not path.is_file():
-        where = "is not a directory" if not run_dir.is_dir() else f"holds no {CHECKPOINT_FILE}"
+        if run_dir.is_file():
+            raise DataError(f"{run_dir} is a file, not a run's folder: give the folder of an iars-train run, or read "
+                            f"a checkpoint file with iars.TimeSeriesEncoder.load({str(run_dir)!r})")
+        where = "not found" if not run_dir.exists() else f"holds no {CHECKPOINT_FILE}"
         raise DataError(f"{run_dir} {where}: give the folder of a run that saved its checkpoint "
                         "(save_checkpoint=true, the default)")
     return TimeSeriesEncoder.load(path)

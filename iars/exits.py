@@ -2,9 +2,10 @@
 
 - 0: done.
 - 2 (:data:`USER_ERROR`): refused or bad input — one ``error:`` line (what, where, how to fix),
-  no traceback (:class:`~iars.errors.IarsError`, also when wrapped by Hydra or Lightning).
-- 128 + the signal (130 SIGINT, 143 SIGTERM): interrupted at a step boundary; the message says
-  where the checkpoint is and how to resume.
+  no traceback (:class:`~iars.errors.IarsError`, also when wrapped by Hydra or Lightning; Hydra's
+  own config errors too, a misspelt key or an unknown option: ``iars.scripts.hydra_errors``).
+- 128 + the signal (130 SIGINT, 143 SIGTERM): interrupted at a step boundary, or in the evaluation
+  after pretraining; the message says where the checkpoint is and how to resume.
 - 1 (:data:`SWEEP_FAILED`): a sweep in which any job failed (its end lists them), or an
   unexpected error, raised with its traceback (a bug to see, not to hide).
 

@@ -65,8 +65,22 @@ class Pretrained:
         return self.module.selection.history if self.module.selection is not None else None
 
 
+def check_budget(trainer: Mapping, names: Mapping[str, str] | None = None, unset: str = "null") -> None:
+    """Refuse a ``max_steps``/``max_epochs`` that is not a positive integer (0 would score an
+    untrained encoder, -1 train forever); ``names`` and ``unset`` say what the caller calls
+    them and their absence."""
+    names = names or {"max_steps": "trainer.max_steps", "max_epochs": "trainer.max_epochs"}
+    for key, name in names.items():
+        value = trainer.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"{name}={value!r}: give a positive number of {key.removeprefix('max_')} to pretrain for, "
+                              f"or {unset} for TS2Vec's budget (200 steps on small data, else 600)")
+
+
 def budget(trainer: Mapping, X_train) -> dict[str, int]:
-    """``max_steps``/``max_epochs`` for the Trainer: as configured, else TS2Vec's step budget."""
+    """``max_steps``/``max_epochs`` for the Trainer: as configured (positive integers:
+    :func:`check_budget`), else TS2Vec's step budget."""
+    check_budget(trainer)
     steps, epochs = trainer.get("max_steps"), trainer.get("max_epochs")
     if steps is None and epochs is None:
         return {"max_steps": ts2vec_budget(X_train), "max_epochs": -1}
@@ -225,6 +239,7 @@ def train(config: Mapping) -> dict:
 
 def _train(config: Mapping, out_dir: Path) -> dict:
     _set_threads(config.get("threads"))
+    check_budget(config["trainer"])
     ckpt_path = resume_from(config, out_dir)
     datamodule = build(config["dataset"])
     stage = task(config.get("task"))
@@ -239,12 +254,14 @@ def _train(config: Mapping, out_dir: Path) -> dict:
             fitted.trainer.save_checkpoint(out_dir / CHECKPOINT_FILE, weights_only=False)
         if not fitted.trainer.is_global_zero:
             return {}  # the classifier stage and metrics.json: rank 0 only
-        scores = stage.evaluate(config, datamodule, fitted.module.eval_encoder)
-        notes = [*notes, *scores.pop("warnings", [])]
-        metrics = run_record(config, datamodule, fitted, scores, notes)
-        log_results(logger, {**{k: v for k, v in metrics.items() if k in RESULT_KEYS and v is not None},
-                             **stage.results(metrics)})
-        path = write_metrics(out_dir, metrics)
+        saved = out_dir / CHECKPOINT_FILE if config["save_checkpoint"] else None
+        with _stop_after_pretraining(fitted.trainer.global_step, saved):
+            scores = stage.evaluate(config, datamodule, fitted.module.eval_encoder)
+            notes = [*notes, *scores.pop("warnings", [])]
+            metrics = run_record(config, datamodule, fitted, scores, notes)
+            log_results(logger, {**{k: v for k, v in metrics.items() if k in RESULT_KEYS and v is not None},
+                                 **stage.results(metrics)})
+            path = write_metrics(out_dir, metrics)
         if (config.get("logger") or {}).get("log_model"):
             log_artifacts(logger, out_dir, f"{datamodule.name}-{metrics['loss']}")
     finally:
@@ -257,6 +274,43 @@ def _train(config: Mapping, out_dir: Path) -> dict:
         f"{f', {segments} segments' if segments > 1 else ''}) | {stage.summary(metrics)}\nmetrics: {path}"
     )
     return metrics
+
+
+class _Stopped(BaseException):
+    """A signal during the evaluation stage: a BaseException, so that no ``except Exception``
+    on the way (scikit-learn's scoring of a failed fit) takes it for an error and goes on."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _stop_after_pretraining(steps: int, checkpoint: Path | None) -> Iterator[None]:
+    """While a run evaluates its finished encoder: SIGTERM or SIGINT stops it at once with
+    :class:`~iars.errors.RunInterrupted`, saying that the pretraining finished and where it is
+    saved (``resume=auto`` then reruns only the evaluation), instead of dying with "Terminated"."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum, frame):
+        raise _Stopped(signum)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except _Stopped as stop:
+        name = signal.Signals(stop.signum).name
+        stopped = f"interrupted by {name} in the evaluation stage; the pretraining had finished ({steps} steps)"
+        if checkpoint is None:
+            raise RunInterrupted(stop.signum, f"{stopped} but was not saved (save_checkpoint=false): a rerun "
+                                 "pretrains again") from None
+        raise RunInterrupted(stop.signum, f"{stopped} and is saved in {checkpoint}; resuming skips it and runs only "
+                             "the evaluation", checkpoint=checkpoint) from None
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def baselines(config: Mapping) -> dict:

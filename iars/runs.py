@@ -72,8 +72,12 @@ def claim(run_dir: str | os.PathLike, *, finished_ok: bool = False) -> Path:
         if holder is not None:
             raise ConfigError(f"{run_dir} is in use by another iars process ({holder}): two runs in one folder "
                               "would mix their records. Choose another hydra.run.dir (or hydra.sweep.dir).")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ConfigError(f"the run folder {run_dir} cannot be made or written to ({_why(exc, run_dir)}): choose a "
+                          "hydra.run.dir (or hydra.sweep.dir) in a folder you can write to") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -84,6 +88,14 @@ def claim(run_dir: str | os.PathLike, *, finished_ok: bool = False) -> Path:
     os.write(fd, f"pid {os.getpid()}\n".encode())
     _claimed[run_dir] = fd
     return run_dir
+
+
+def _why(exc: OSError, folder: Path) -> str:
+    """Why ``folder`` could not be made or written to, in words (the file in its way, if one is)."""
+    in_the_way = next((p for p in [*reversed(folder.parents), folder] if p.exists() and not p.is_dir()), None)
+    if in_the_way is not None:
+        return f"{in_the_way} is a file, not a folder"
+    return f"{exc.strerror or type(exc).__name__}{f': {exc.filename}' if exc.filename else ''}"
 
 
 def process_rank() -> int:

@@ -17,10 +17,17 @@ from omegaconf import DictConfig, OmegaConf
 
 from iars import pipeline
 from iars.exits import run_cli
+from iars.scripts.hydra_errors import hydra_errors_as_user_errors
+
+
+def main() -> None:
+    """``iars-baselines``: Hydra, its config errors refused as bad input (:mod:`iars.scripts.hydra_errors`)."""
+    with hydra_errors_as_user_errors():
+        _main()
 
 
 @hydra.main(config_path="pkg://iars.conf", config_name="baselines", version_base="1.3")
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     run_cli(pipeline.baselines, config, sweep=HydraConfig.get().mode == RunMode.MULTIRUN)
 

@@ -23,16 +23,19 @@ from iars import pipeline
 from iars.errors import IarsError
 from iars.exits import refuse, run_cli
 from iars.legacy import upgrade_overrides
+from iars.scripts.hydra_errors import hydra_errors_as_user_errors
 from iars.tasks import task
 
 
 def main() -> None:
-    """``iars-train``: older override keys (``loss.level``) under their current names, then Hydra."""
+    """``iars-train``: older override keys (``loss.level``) under their current names, then Hydra
+    (its config errors refused as bad input: :mod:`iars.scripts.hydra_errors`)."""
     try:
         sys.argv[1:] = upgrade_overrides(sys.argv[1:])
     except IarsError as exc:
         refuse(exc)
-    _main()
+    with hydra_errors_as_user_errors():
+        _main()
 
 
 @hydra.main(config_path="pkg://iars.conf", config_name="train", version_base="1.3")

@@ -252,3 +252,110 @@ def test_unequal_channel_counts_name_the_dataset(tmp_path):
     _write_ts(tmp_path / "Mixed" / "Mixed_TEST.ts", [rng.normal(size=(3, 10))] * 3, ["a", "b", "a"], "Mixed")
     with pytest.raises(DataError, match="'Mixed'.*train has 2 channels but test has 3"):
         load_uea("Mixed", tmp_path)
+
+
+# -- your own CSV: every row kept or refused, no column taken for what it is not -------------
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_a_csv_with_a_header_and_no_rows_is_refused(tmp_path):
+    from iars.data import read_series
+
+    with pytest.raises(DataError, match=r"h.csv has a header \(series, label, x\) but no rows"):
+        read_series(_write(tmp_path / "h.csv", "series,label,x\n"))
+
+
+def test_rows_without_a_series_name_are_refused_with_their_numbers(tmp_path):
+    from iars.data import read_series
+
+    rows = [f"s{i // 5},{i % 5 * 0.1:.1f}" for i in range(20)]
+    rows[10:15] = [f",{i * 0.1:.1f}" for i in range(5)]  # one series of four lost its name
+    path = _write(tmp_path / "d.csv", "series,x\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"data rows 11, 12, 13, 14, 15 have an empty 'series' cell \(5 of 20 rows\)"):
+        read_series(path)
+    rows[10:15] = [f"s2,{i * 0.1:.1f}" for i in range(5)]
+    series, _ = read_series(_write(path, "series,x\n" + "\n".join(rows) + "\n"))
+    assert sum(s.shape[1] for s in series) == 20  # named, every row is read
+
+
+def test_an_empty_label_cell_is_refused_with_its_row(tmp_path):
+    from iars.data import read_series
+
+    path = _write(tmp_path / "d.csv", "series,label,x\na,1,0.1\na,1,0.2\nb,,0.3\nb,2,0.4\n")
+    with pytest.raises(DataError, match=r"data rows 3 have an empty 'label' cell: give every row its series' label"):
+        read_series(path)
+
+
+SHUFFLED = [3, 0, 5, 1, 4, 2]
+
+
+@pytest.mark.parametrize("column,values,order", [
+    ("time", lambda t: t * 0.5, SHUFFLED), ("Timestamp", lambda t: 1000 + t, SHUFFLED),  # rows out of time order
+    ("frame", lambda t: 3 * t + 7, range(6)),  # any name, whole numbers rising in every series
+], ids=["named time", "named timestamp", "counting up"])
+def test_a_time_column_is_refused_as_a_channel_and_orders_the_rows_when_named(tmp_path, column, values, order):
+    from iars.data import FileDataModule, read_series
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 6))
+    lines = [f"{name},{values(t)},{x[i, t]:.6f}" for i, name in enumerate("ab") for t in order]
+    path = _write(tmp_path / "d.csv", f"series,{column},x\n" + "\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=f"column '{column}' looks like each row's time, not a channel: pass "
+                                        f"time='{column}' \\(dataset.time={column} on the command line\\)"):
+        read_series(path)
+    series, labels = read_series(path, time=column)
+    assert labels is None and [s.shape for s in series] == [(1, 6), (1, 6)]
+    np.testing.assert_allclose(np.stack([s[0] for s in series]), x, atol=1e-6)  # in time order
+    as_channel, _ = read_series(path, time=False)
+    assert as_channel[0].shape == (2, 6)  # time=False: it is a channel, rows as in the file
+    np.testing.assert_allclose(as_channel[0][0], [values(t) for t in order])
+    module = FileDataModule(str(path), time=column)
+    assert module.prepare().X_train.shape == (2, 6, 1)
+
+
+def test_a_time_column_of_dates_orders_the_rows_and_a_bad_one_is_named(tmp_path):
+    from iars.data import read_series
+
+    path = _write(tmp_path / "d.csv", "series,date,x\na,2020-01-02,2\na,2020-01-01,1\na,2020-01-03,3\n")
+    series, _ = read_series(path, time="date")
+    np.testing.assert_array_equal(series[0], [[1, 2, 3]])
+    with pytest.raises(DataError, match="time='when' is not a column"):
+        read_series(path, time="when")
+    _write(path, "series,date,x\na,2020-01-02,2\na,soon,1\n")
+    with pytest.raises(DataError, match="the time column 'date' holds 'soon' in data row 2, neither a number nor a date"):
+        read_series(path, time="date")
+
+
+def test_a_directory_given_as_a_data_file_is_named_a_directory(tmp_path):
+    from iars.data import read_series
+
+    with pytest.raises(DataError, match="is a directory"):
+        read_series(tmp_path)
+
+
+@pytest.mark.parametrize("y_train,y_test", [([1, 2, 1, 2], ["1", "2"]), ([0.0, 1.0, 0.0, 1.0], ["a", "b"]),
+                                            (["a", "b", "a", "b"], [0, 1])])
+def test_train_and_test_labels_of_two_types_are_refused(y_train, y_test):
+    from iars.data import split_from_raw
+
+    X = np.zeros((4, 1, 5))
+    with pytest.raises(DataError, match=r"dataset 'd': the train labels are (numbers|text) \(.*\) but the test labels "
+                                        r"are (text|numbers) .*give both splits labels of one type"):
+        split_from_raw("d", X, y_train, X[:2], y_test)
+    y_train, y_test = [str(v) for v in y_train], [str(v) for v in y_test]
+    same = split_from_raw("d", X, np.asarray(y_train), X[:2], np.asarray(y_test))
+    classes = sorted(set(y_train) | set(y_test))  # one type: each label its index among the sorted classes
+    assert (same.y_train.tolist(), same.y_test.tolist()) == ([classes.index(v) for v in y_train],
+                                                            [classes.index(v) for v in y_test])
+
+
+def test_whole_numbers_that_do_not_rise_in_every_series_are_a_channel(tmp_path):
+    from iars.data import read_series
+
+    path = _write(tmp_path / "d.csv", "series,count,x\na,0,0.1\na,1,0.2\na,2,0.3\nb,5,0.4\nb,3,0.5\n")
+    series, _ = read_series(path)
+    np.testing.assert_array_equal(series[1], np.array([[5, 3], [0.4, 0.5]], dtype=np.float32))

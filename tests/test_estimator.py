@@ -1,5 +1,6 @@
 """iars.TimeSeriesEncoder: fit/transform on your own arrays, per-timestamp and windowed
 encoding, save/load, reloading a CLI run, and the scikit-learn conventions."""
+import re
 import subprocess
 import sys
 
@@ -195,7 +196,7 @@ def test_a_warm_start_continues_a_cli_run(cli_run):
 
 
 def test_load_run_names_what_is_missing(tmp_path):
-    with pytest.raises(DataError, match="is not a directory"):
+    with pytest.raises(DataError, match="nowhere not found: give the folder of a run"):
         iars.load_run(tmp_path / "nowhere")
     with pytest.raises(DataError, match="holds no last.ckpt"):
         iars.load_run(tmp_path)
@@ -322,3 +323,62 @@ def test_a_warm_start_refuses_what_it_cannot_continue(fitted):
     assert enc.n_steps_ == 3  # nothing was trained
     hier = TimeSeriesEncoder(warm_start=True, **SMALL).fit(X).fit(X[:, :, :16])  # hier trains every resolution there is
     assert hier.n_steps_ == 6
+
+
+# -- bad input, refused before anything runs ------------------------------------------------
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"steps": 0}, "steps=0: give a positive number of steps to pretrain for, or None for TS2Vec's budget"),
+    ({"steps": -1}, "steps=-1: give a positive number of steps"),
+    ({"steps": None, "epochs": 0}, "epochs=0: give a positive number of epochs"),
+    ({"steps": 2.5}, "steps=2.5: give a positive number of steps"),
+])
+def test_a_budget_that_is_not_positive_is_refused_before_fitting(params, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        TimeSeriesEncoder(**{**SMALL, **params}).fit(_series(n=4, t=16))
+
+
+def test_stride_zero_is_refused_not_taken_for_the_window(fitted):
+    enc, X = fitted
+    for stride in (0, -3):
+        with pytest.raises(ConfigError, match=f"stride={stride}: give a positive number of timestamps"):
+            enc.encode(X, window=16, stride=stride)
+    np.testing.assert_array_equal(enc.encode(X, window=16, stride=np.int64(8)), enc.encode(X, window=16, stride=8))
+
+
+@pytest.mark.parametrize("X,message", [(np.zeros((0, 3, 64)), "no series to encode"),
+                                       (np.zeros((4, 3, 0)), "series of length 0"), ([], "non-empty list")])
+def test_empty_series_are_refused_in_words(fitted, X, message):
+    enc, _ = fitted
+    with pytest.raises(DataError, match=message):
+        enc.transform(X)
+    with pytest.raises(DataError):
+        TimeSeriesEncoder(**SMALL).fit(X)
+
+
+def test_a_damaged_or_misplaced_encoder_file_is_named(fitted, tmp_path):
+    enc, X = fitted
+    good = enc.save(tmp_path / "enc.pt")
+    data = good.read_bytes()
+    for name, content in (("empty.pt", b""), ("half.pt", data[: len(data) // 2]), ("text.pt", b"not a checkpoint")):
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(DataError, match=f"{re.escape(str(tmp_path / name))} (cannot be read as a file written by "
+                                            "TimeSeriesEncoder.save or a run's last.ckpt: it is empty, truncated or "
+                                            "corrupt|cannot be read safely as a file)") as e:
+            TimeSeriesEncoder.load(tmp_path / name)
+        assert "weights_only" not in str(e.value)  # never the advice to load it unsafely
+    torch.save({"x": np.float64}, tmp_path / "pickled.pt", _use_new_zipfile_serialization=True)
+    with pytest.raises(DataError, match="is corrupt, or holds objects other than tensors and plain values"):
+        TimeSeriesEncoder.load(tmp_path / "pickled.pt")
+    with pytest.raises(DataError, match=f"{tmp_path} is a directory: give the path of a file"):
+        TimeSeriesEncoder.load(tmp_path)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "last.ckpt").write_bytes(data[:100])
+    with pytest.raises(DataError, match=r"is a directory \(a run's folder\): give its last.ckpt, or use iars.load_run"):
+        TimeSeriesEncoder.load(tmp_path / "run")
+    with pytest.raises(DataError, match="run/last.ckpt cannot be read"):
+        iars.load_run(tmp_path / "run")
+    with pytest.raises(DataError, match=r"enc.pt is a file, not a run's folder: .* iars.TimeSeriesEncoder.load"):
+        iars.load_run(good)
+    np.testing.assert_array_equal(TimeSeriesEncoder.load(good).transform(X), enc.transform(X))  # the good one loads

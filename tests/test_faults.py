@@ -247,6 +247,11 @@ def _write_ts(path: Path, text: str):
     (["loss=fixed", "loss.resolution=-99"], ConfigError, "loss.resolution=-99: loss=fixed needs"),
     (["loss=iars", "loss.selection.temperature=0"], ConfigError, "loss.selection.temperature=0"),
     (["dataset.batch_size=0"], DataError, "dataset.batch_size must be a positive integer"),
+    (["trainer.max_steps=0"], ConfigError, "trainer.max_steps=0: give a positive number of steps to pretrain for, "
+                                           "or null for TS2Vec's budget"),
+    (["trainer.max_steps=-1"], ConfigError, "trainer.max_steps=-1: give a positive number of steps"),  # not forever
+    (["trainer.max_epochs=0"], ConfigError, "trainer.max_epochs=0: give a positive number of epochs"),
+    (["ckpt_path=/tmp"], ConfigError, "ckpt_path='/tmp' is a directory: give the path of a checkpoint file"),
 ])
 def test_bad_settings_stop_before_pretraining(tmp_path, overrides, error, message):
     with pytest.raises(error, match=message.replace("(", r"\(").replace(".", r"\.")):
@@ -363,3 +368,107 @@ def test_sigterm_in_library_use_raises_instead_of_exiting_0(tmp_path):
         pipeline.pretrain(config, build(config["dataset"]), callbacks=[TermAt()], save_on_signal=tmp_path / "x.ckpt")
     assert e.value.checkpoint == tmp_path / "x.ckpt"  # the library names it; only the CLI says how to resume
     assert torch.load(tmp_path / "x.ckpt", weights_only=True)["global_step"] == 3
+
+
+# -- the run folder, Hydra's own errors, damaged checkpoints, a signal after pretraining --------
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_run_folder_is_refused_in_one_line(tmp_path):
+    from iars.runs import claim
+
+    (tmp_path / "ro").mkdir(mode=0o555)
+    with pytest.raises(ConfigError, match=f"the run folder {tmp_path / 'ro' / 'run'} cannot be made or written to "
+                                          r"\(Permission denied"):
+        claim(tmp_path / "ro" / "run")
+
+
+def _hydra_main(monkeypatch, script, *argv):
+    """Run an entry point's ``main`` in this process, as its command would with ``argv``."""
+    from iars.scripts import baselines as baselines_script
+    from iars.scripts import train as train_script
+
+    monkeypatch.setattr(sys, "argv", [f"iars-{script}", *argv])
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    {"train": train_script, "baselines": baselines_script}[script].main()
+
+
+def test_a_run_folder_that_cannot_be_made_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    from iars.runs import claim
+
+    (tmp_path / "taken").write_text("mine")
+    for folder in (tmp_path / "taken", tmp_path / "taken" / "run"):
+        with pytest.raises(ConfigError, match=f"the run folder {folder} cannot be made or written to "
+                                              f"\\({tmp_path / 'taken'} is a file, not a folder\\): choose a "
+                                              "hydra.run.dir"):
+            claim(folder)
+    assert (tmp_path / "taken").read_text() == "mine"
+    with pytest.raises(SystemExit) as e:
+        _hydra_main(monkeypatch, "train", *TINY, "trainer.max_steps=2", f"hydra.run.dir={tmp_path / 'taken' / 'run'}")
+    assert e.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: the run folder {tmp_path / 'taken' / 'run'} cannot be made "
+                                               f"or written to ({tmp_path / 'taken'} is a file, not a folder): choose "
+                                               "a hydra.run.dir (or hydra.sweep.dir) in a folder you can write to"]
+
+
+@pytest.mark.parametrize("script,override,message", [
+    ("train", "loss=foo", "error: In 'train': Could not find 'loss/foo'. Available options in 'loss': _base, fixed, "),
+    ("train", "trainer.max_step=5", "error: Could not override 'trainer.max_step'. To append to your config use "
+                                    "+trainer.max_step=5. Key 'max_step' is not in struct (full_key: trainer.max_step, "
+                                    "object_type=dict). Check the key's spelling: `iars-train --cfg job` prints"),
+    ("train", "model.K=[", "error: no viable alternative at input '['. See https://hydra.cc/"),
+    ("baselines", "dataset=nope", "error: In 'baselines': Could not find 'dataset/nope'. Available options in"),
+])
+def test_hydras_config_errors_are_one_error_line_and_exit_2(monkeypatch, capsys, tmp_path, script, override, message):
+    with pytest.raises(SystemExit) as e:
+        _hydra_main(monkeypatch, script, NO_LOGGER, override, f"hydra.run.dir={tmp_path}")
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith(message) and err.count("\n") == 1, err
+    assert "HYDRA_FULL_ERROR" not in err and not list(tmp_path.iterdir())  # refused before the run folder
+
+
+def test_hydras_cfg_and_help_still_work(monkeypatch, capsys):
+    _hydra_main(monkeypatch, "train", "--cfg", "job", "trainer.max_steps=7")
+    assert "  max_steps: 7\n" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        _hydra_main(monkeypatch, "train", "--help")
+    assert e.value.code == 0 and "== Config ==" in capsys.readouterr().out
+    from hydra._internal import utils
+
+    assert utils.run_and_report.__module__ == "hydra._internal.utils"  # Hydra's own again after main
+
+
+def test_a_damaged_last_ckpt_is_named_when_resuming(tmp_path):
+    (tmp_path / "last.ckpt").write_bytes(b"PK\x03\x04 half a zip")
+    with pytest.raises(ConfigError, match=f"{tmp_path / 'last.ckpt'} cannot be read as a checkpoint \\(a run's "
+                                          "last.ckpt\\): it is empty, truncated or corrupt") as e:
+        train(compose_cfg(tmp_path, *TINY, "trainer.max_steps=2", "resume=auto"))
+    assert "weights_only" not in str(e.value)
+
+
+def test_a_signal_after_pretraining_names_the_checkpoint_and_resume_runs_only_the_evaluation(tmp_path, monkeypatch, capsys):
+    from iars.exits import run_cli
+    from iars.tasks import classification
+
+    classify = classification.classify
+
+    def terminated(*args, **kwargs):  # a long classifier stage, and SIGTERM in it
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)
+
+    config = plain(compose_cfg(tmp_path, *TINY, "trainer.max_steps=4"))
+    monkeypatch.setattr(classification, "classify", terminated)
+    with pytest.raises(SystemExit) as e:
+        run_cli(pipeline.train, config)
+    assert e.value.code == 143
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"interrupted by SIGTERM in the evaluation stage; the pretraining had finished (4 steps) and is saved in "
+        f"{tmp_path / 'last.ckpt'}; resuming skips it and runs only the evaluation. To continue, run the same "
+        f"command with resume=auto hydra.run.dir={tmp_path}")
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and not (tmp_path / "metrics.json").exists()
+    monkeypatch.setattr(classification, "classify", classify)
+    first = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    resumed = pipeline.train(plain(compose_cfg(tmp_path, *TINY, "trainer.max_steps=4", "resume=auto")))
+    assert resumed["steps"] == 4 and resumed["pretrain_time_s"] == sum(first["callbacks"]["PretrainClock"]["segments"])
+    again = pipeline.train(plain(compose_cfg(tmp_path / "fresh", *TINY, "trainer.max_steps=4")))
+    assert resumed["acc"] == again["acc"]  # the evaluation of the same encoder

@@ -164,6 +164,19 @@ def test_cli_error_is_one_line_and_exit_2(tmp_path, capsys):
     assert err.startswith("error: no metrics.json under") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_an_out_folder_that_cannot_be_one_is_one_line_and_exit_2(tmp_path, capsys, where):
+    _write_runs(tmp_path / "sweep", RUNS[:2])
+    (tmp_path / "taken").write_text("mine")
+    out = tmp_path / "taken" if where == "a file" else tmp_path / "taken" / "report"
+    assert report_script.main([str(tmp_path / "sweep"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    expected = (f"error: the report folder {out} is a file" if where == "a file" else
+                f"error: cannot make the report folder {out} ({tmp_path / 'taken'} is a file)")
+    assert err.startswith(expected) and err.count("\n") == 1 and "--out" in err
+    assert (tmp_path / "taken").read_text() == "mine"  # the file is left as it was
+
+
 def test_cli_logs_the_figures_to_an_offline_wandb_run(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.setenv("WANDB_SILENT", "true")

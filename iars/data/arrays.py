@@ -91,9 +91,30 @@ def _as_float32(convert):
         raise DataError(f"series must hold numbers: {exc}") from exc
 
 
+def _label_kind(y: np.ndarray) -> str:
+    """``"number"``, ``"text"`` or ``"other"`` (mixed, or neither): what a split's labels are."""
+    if y.dtype.kind in "biuf":
+        return "number"
+    if y.dtype.kind in "US":
+        return "text"
+    kinds = {"number" if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else
+             "text" if isinstance(v, (str, bytes)) else "other" for v in y.ravel().tolist()}
+    return kinds.pop() if len(kinds) == 1 else "other"
+
+
 def encode_labels(y_train: np.ndarray, y_test: np.ndarray | None = None):
     """Map labels (any sortable type) to 0..n−1, in sorted order of the labels seen;
-    ``y_test`` may be None."""
+    ``y_test`` may be None. Train and test labels of different kinds (numbers in one split,
+    text in the other: ``1`` is not ``"1"``) are refused."""
+    if y_test is not None and len(y_train) and len(y_test):
+        kinds = _label_kind(np.asarray(y_train)), _label_kind(np.asarray(y_test))
+        if kinds[0] != kinds[1] and "other" not in kinds:
+            shown = [", ".join(map(repr, np.unique(y)[:3].tolist())) + (", ..." if len(np.unique(y)) > 3 else "")
+                     for y in (y_train, y_test)]
+            plural = {"number": "numbers", "text": "text"}
+            raise DataError(f"the train labels are {plural[kinds[0]]} ({shown[0]}) but the test labels are "
+                            f"{plural[kinds[1]]} ({shown[1]}): a number never matches a text label (1 is not '1'); "
+                            "give both splits labels of one type (e.g. y.astype(str) on both)")
     classes = np.unique(np.concatenate([y_train] + ([] if y_test is None else [y_test])))
     return np.searchsorted(classes, y_train), None if y_test is None else np.searchsorted(classes, y_test)
 
@@ -115,7 +136,10 @@ def split_from_raw(name: str, X_tr, y_tr=None, X_te=None, y_te=None) -> Split:
             raise DataError(f"dataset {name!r}: {len(y)} {split} labels for {len(X)} {split} series")
     y_train = y_test = None
     if y_tr is not None:
-        y_train, y_test = encode_labels(np.asarray(y_tr), None if y_te is None else np.asarray(y_te))
+        try:
+            y_train, y_test = encode_labels(np.asarray(y_tr), None if y_te is None else np.asarray(y_te))
+        except DataError as e:
+            raise DataError(f"dataset {name!r}: {e}") from e
     return Split(X_train, y_train, X_test, y_test)
 
 

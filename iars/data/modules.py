@@ -246,7 +246,7 @@ class ArrayDataModule(TimeSeriesDataModule):
 class FileDataModule(ArrayDataModule):
     """Your own series from files (:func:`read_series`): ``train`` and optionally ``test``,
     each ``.npy``, ``.npz`` or ``.csv``; labels optional. The name defaults to the train
-    file's stem."""
+    file's stem; ``time`` names a CSV's time column (``False``: none; see :func:`read_series`)."""
 
     def __init__(
         self,
@@ -256,15 +256,16 @@ class FileDataModule(ArrayDataModule):
         batch_size: int = BATCH_SIZE,
         seed: int = 0,
         max_train_length: int | None = MAX_TRAIN_LENGTH,
+        time: str | bool | None = None,
     ):
         super().__init__(None, name=name or Path(train).stem, batch_size=batch_size, seed=seed,
                          max_train_length=max_train_length)
-        self.train, self.test = train, test
+        self.train, self.test, self.time = train, test, time
 
     def raw(self):
         if self._arrays[0] is None:
-            X_train, y_train = read_series(self.train)
-            X_test, y_test = read_series(self.test) if self.test is not None else (None, None)
+            X_train, y_train = read_series(self.train, self.time)
+            X_test, y_test = read_series(self.test, self.time) if self.test is not None else (None, None)
             self._arrays = (X_train, y_train, X_test, y_test)
         return self._arrays
 

@@ -81,21 +81,31 @@ def read_uea(name: str, data_dir: str | os.PathLike | None = None):
 
 
 CSV_SERIES, CSV_LABEL = "series", "label"
+TIME_NAMES = ("time", "timestamp", "datetime", "date", "t", "step", "index", "unnamed: 0")
+"""Column names (any case) a CSV's time or row-index column goes by: never taken as a channel unless
+``time=False`` says so."""
 
 
-def read_series(path: str | os.PathLike):
+def read_series(path: str | os.PathLike, time: str | bool | None = None):
     """Series and labels (or None) from a file, by its suffix:
 
     - ``.npy``: one array, N×C×T (or N×T for one channel); no labels.
     - ``.npz``: ``X`` (N×C×T or N×T) and optionally ``y`` (N labels).
     - ``.csv``: long format, one row per timestamp: a ``series`` column names the series
       a row belongs to (rows in time order), every other column is a channel, except an
-      optional ``label`` column (constant within a series). Series may differ in length;
-      empty cells are missing values. Returns a list of C×T_i arrays.
+      optional ``label`` column (constant within a series) and the ``time`` column. Series
+      may differ in length; empty cells are missing values. Returns a list of C×T_i arrays.
+
+    ``time`` (CSV only): the column giving each row's time (numbers or dates), which orders
+    the rows of each series and is no channel; ``False``: there is none, every other column is
+    a channel. With None (the default) a column that looks like one (named ``time``,
+    ``timestamp``, ``date``, …, or counting up in whole numbers in every series) is refused,
+    naming it, rather than taken as a channel.
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise DataError(f"{path} not found (resolved to {path.resolve()}): give the path of a .npy, .npz or .csv file")
+        what = "is a directory" if path.is_dir() else "not found"
+        raise DataError(f"{path} {what} (resolved to {path.resolve()}): give the path of a .npy, .npz or .csv file")
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
@@ -107,7 +117,7 @@ def read_series(path: str | os.PathLike):
                                     "(N×C×T) and optionally the labels as y")
                 return saved["X"], saved["y"] if "y" in saved else None
         if suffix == ".csv":
-            return _read_csv(path)
+            return _read_csv(path, time)
     except (OSError, ValueError) as exc:
         if isinstance(exc, DataError):
             raise
@@ -115,15 +125,48 @@ def read_series(path: str | os.PathLike):
     raise DataError(f"{path}: unknown file type {suffix!r}; use .npy, .npz or .csv (see iars.data.read_series)")
 
 
-def _read_csv(path: Path):
+def _rows(mask) -> str:
+    """Data row numbers (1 = the first row after the header) of the True entries, the first few."""
+    rows = [int(i) + 1 for i in np.flatnonzero(np.asarray(mask))]
+    return ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+
+
+def _counts_up(frame, column: str) -> bool:
+    """Whether ``column`` holds whole numbers that rise in every series (a time or row index)."""
+    import pandas as pd
+
+    values = frame[column]
+    if not pd.api.types.is_numeric_dtype(values) or values.isna().any() or not (values == values.round()).all():
+        return False
+    rising = frame.groupby(CSV_SERIES, sort=False)[column].agg(lambda v: len(v) < 2 or bool((v.diff().iloc[1:] > 0).all()))
+    return bool(rising.all()) and frame.groupby(CSV_SERIES, sort=False).size().max() > 1
+
+
+def _read_csv(path: Path, time: str | bool | None = None):
     import pandas as pd
 
     frame = pd.read_csv(path)
+    layout = (f"the CSV layout is one row per timestamp, a {CSV_SERIES!r} column naming the series, one column per "
+              f"channel and an optional {CSV_LABEL!r} column")
     if CSV_SERIES not in frame.columns:
-        raise DataError(f"{path} has no {CSV_SERIES!r} column (found {list(frame.columns)}): the CSV layout is one "
-                        f"row per timestamp, a {CSV_SERIES!r} column naming the series, one column per channel "
-                        f"and an optional {CSV_LABEL!r} column")
-    channels = [c for c in frame.columns if c not in (CSV_SERIES, CSV_LABEL)]
+        raise DataError(f"{path} has no {CSV_SERIES!r} column (found {list(frame.columns)}): {layout}")
+    if frame.empty:
+        raise DataError(f"{path} has a header ({', '.join(map(str, frame.columns))}) but no rows: {layout}")
+    unnamed = frame[CSV_SERIES].isna()
+    if unnamed.any():
+        raise DataError(f"{path}: data rows {_rows(unnamed)} have an empty {CSV_SERIES!r} cell ({int(unnamed.sum())} of "
+                        f"{len(frame)} rows): name the series of every row")
+    if time not in (None, False) and time not in frame.columns:
+        raise DataError(f"{path}: time={time!r} is not a column (found {list(frame.columns)}): give the column "
+                        "holding each row's time, or time=False for none")
+    channels = [c for c in frame.columns if c not in (CSV_SERIES, CSV_LABEL, time)]
+    if time is None:
+        looks = [c for c in channels if str(c).strip().lower() in TIME_NAMES] or \
+            [c for c in channels if _counts_up(frame, c)]
+        if looks:
+            raise DataError(f"{path}: column {looks[0]!r} looks like each row's time, not a channel: pass "
+                            f"time={looks[0]!r} (dataset.time={looks[0]} on the command line) to order each series' "
+                            "rows by it, or time=False (dataset.time=false) to take it as a channel")
     if not channels:
         raise DataError(f"{path} has no channel columns besides {CSV_SERIES!r} and {CSV_LABEL!r}")
     bad = [c for c in channels if not pd.api.types.is_numeric_dtype(frame[c])]
@@ -133,13 +176,40 @@ def _read_csv(path: Path):
         row = int(np.flatnonzero(values.isna() & frame[column].notna())[0])
         raise DataError(f"{path}: column {column!r} holds a non-number, {frame[column].iloc[row]!r} in data row "
                         f"{row + 1}: channel columns must be numeric (leave a cell empty for a missing value)")
+    if time not in (None, False):
+        frame = _in_time_order(path, frame, time)
     groups = frame.groupby(CSV_SERIES, sort=False)
     series = [group[channels].to_numpy(dtype=np.float32).T for _, group in groups]
     labels = None
     if CSV_LABEL in frame.columns:
+        missing = frame[CSV_LABEL].isna()
+        if missing.any():
+            raise DataError(f"{path}: data rows {_rows(missing)} have an empty {CSV_LABEL!r} cell: give every row "
+                            f"its series' label, or drop the {CSV_LABEL!r} column to pretrain without labels")
         per_series = groups[CSV_LABEL].nunique(dropna=False)
         if (per_series > 1).any():
             raise DataError(f"{path}: series {per_series[per_series > 1].index[0]!r} has several labels; "
                             "a series has one label")
         labels = groups[CSV_LABEL].first().to_numpy()
     return series, labels
+
+
+def _in_time_order(path: Path, frame, time: str):
+    """``frame``'s rows ordered by the ``time`` column within each series (stable: ties keep
+    the file's order); numbers, or dates pandas parses."""
+    import pandas as pd
+
+    values = frame[time]
+    if not pd.api.types.is_numeric_dtype(values):
+        parsed = pd.to_datetime(values, errors="coerce")
+        if (parsed.isna() & values.notna()).any():
+            row = int(np.flatnonzero(parsed.isna() & values.notna())[0])
+            raise DataError(f"{path}: the time column {time!r} holds {values.iloc[row]!r} in data row {row + 1}, "
+                            "neither a number nor a date")
+        values = parsed
+    if values.isna().any():
+        raise DataError(f"{path}: data rows {_rows(values.isna())} have an empty time cell ({time!r}): give every "
+                        "row its time")
+    first = {name: i for i, name in enumerate(pd.unique(frame[CSV_SERIES]))}  # series keep the file's order
+    keys = frame.assign(_series=frame[CSV_SERIES].map(first), _time=values)
+    return frame.loc[keys.sort_values(["_series", "_time"], kind="stable").index]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from iars.errors import ReportError
 from iars.reporting import study, tasks
 from iars.reporting.figures import (
     baseline_figure,
@@ -94,7 +95,7 @@ def write_report(dirs: list[str | Path], out_dir: str | Path | None = None, k: i
     if len(ssl) or nn_runs or not counted:
         counted.insert(0, f"{len(ssl)} SSL runs, {len(nn_runs)} 1-NN baseline runs")
     out = Path(out_dir or dirs[0])
-    out.mkdir(parents=True, exist_ok=True)
+    _writable(out)
     sections = [f"# Report: {', '.join(map(str, dirs))}", f"{', '.join(counted)}; mean ± std over seeds."]
     if missing:
         sections.append(incomplete(missing))
@@ -127,10 +128,27 @@ def write_report(dirs: list[str | Path], out_dir: str | Path | None = None, k: i
     sections += task_sections
     figures.update(task_figures)
     paths = []
-    for name, fig in figures.items():
-        paths.append(out / f"{name}.png")
-        fig.savefig(paths[-1], dpi=110)
-        sections.append(f"![{name}]({name}.png)")
-    report = out / "report.md"
-    report.write_text("\n\n".join(sections) + "\n")
+    try:
+        for name, fig in figures.items():
+            paths.append(out / f"{name}.png")
+            fig.savefig(paths[-1], dpi=110)
+            sections.append(f"![{name}]({name}.png)")
+        report = out / "report.md"
+        report.write_text("\n\n".join(sections) + "\n")
+    except OSError as exc:
+        raise ReportError(f"cannot write the report into {out} ({exc.strerror or exc}): give --out a folder you can "
+                          "write to") from exc
     return report, paths
+
+
+def _writable(out: Path) -> None:
+    """Make the report's folder ``out``, or refuse it in one line (a file, or not writable)."""
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"the report folder {out} is a file: give --out a folder for report.md and the figures "
+                          "(made if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        in_the_way = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+        why = f"{in_the_way} is a file" if in_the_way else exc.strerror or str(exc)
+        raise ReportError(f"cannot make the report folder {out} ({why}): give --out a folder you can write to") from exc
