@@ -411,3 +411,22 @@ def test_the_shipped_selection_study_report_is_regenerated_byte_for_byte(tmp_pat
     monkeypatch.chdir(REPO)  # the report names its dirs as given
     report, _ = write_report(["docs/selection_study/runs"], tmp_path)
     assert report.read_text() == (REPO / "docs" / "selection_study" / "report.md").read_text()
+
+
+def _benchmark_baseline_tables() -> list[str]:
+    """docs/benchmarks.md's baselines tables, from the committed records (as the page says)."""
+    from iars.reporting import to_markdown
+
+    ssl = frame(load_runs(["docs/selection_study/runs"])[0])
+    ssl = ssl[ssl.variant.isin(["hier", "iars"])]
+    nn = baseline_frame(load_runs(["docs/baselines/runs"])[0])
+    ten = nn[nn.dataset.isin(set(ssl.dataset))]
+    rest = nn[~nn.dataset.isin(set(ssl.dataset))].set_index(["dataset", "variant"])
+    return [baseline_table(ssl, ten, 320), baseline_time_table(ssl, ten, 320), to_markdown(rest, digits=3)]
+
+
+def test_the_benchmarks_baseline_tables_are_the_committed_records(monkeypatch):
+    monkeypatch.chdir(REPO)
+    page = (REPO / "docs" / "benchmarks.md").read_text()
+    for table in _benchmark_baseline_tables():  # the tables themselves (the page words their titles)
+        assert "\n".join(line for line in table.splitlines() if line.startswith("|")) in page
