@@ -33,7 +33,7 @@ from iars.callbacks import PretrainClock, SaveOnInterrupt
 from iars.checkpoints import ConfigInCheckpoint, check_checkpoint, resume_from
 from iars.config import build, require
 from iars.data import TimeSeriesDataModule, ts2vec_budget
-from iars.errors import ConfigError, RunInterrupted
+from iars.errors import ConfigError, DataError, RunInterrupted
 from iars.legacy import upgrade_loss
 from iars.loggers import finish, log_artifacts, log_results, make_logger
 from iars.module import ContrastivePretrainer
@@ -314,39 +314,52 @@ def _stop_after_pretraining(steps: int, checkpoint: Path | None) -> Iterator[Non
 
 
 def baselines(config: Mapping) -> dict:
-    """The 1-NN baselines' run (``iars-baselines``): ``config["methods"]`` on
-    ``config["dataset"]``, recorded in ``metrics.json`` and logged."""
+    """The baselines' run (``iars-baselines``): ``config["methods"]`` (1-NN, MiniRocket,
+    Catch22: :mod:`iars.baselines`) on ``config["dataset"]``, recorded in ``metrics.json``
+    and logged."""
     require(config)
     with held(config["output_dir"]) as out_dir:
         return _baselines(config, out_dir)
 
 
 def _baselines(config: Mapping, out_dir: Path) -> dict:
-    from iars.baselines import METHODS, NORMALISATIONS, one_nn  # aeon's distances: imported when used
+    from iars.baselines import METHODS, MISSING, NORMALISATIONS, evaluate  # aeon: imported when used
 
-    unknown = set(config["methods"]) - set(METHODS)
-    if unknown or config["normalise"] not in NORMALISATIONS:
-        raise ConfigError(f"methods must be among {', '.join(METHODS)} and normalise none or znorm; "
-                          f"got methods={list(config['methods'])}, normalise={config['normalise']!r}")
+    methods, missing = list(config["methods"]), config.get("missing", "interpolate")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods or config["normalise"] not in NORMALISATIONS or missing not in MISSING:
+        raise ConfigError(f"methods must be some of {', '.join(METHODS)}, normalise none or znorm and missing "
+                          f"refuse or mean; got methods={methods}, normalise={config['normalise']!r}, "
+                          f"missing={missing!r}")
+    threads = config.get("threads") or 1
+    if not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads={threads!r}: give a positive number of CPU threads")
     datamodule = build(config["dataset"])
     skipped = classification.skipped_reason(datamodule.prepare())  # validates the data and its known shape
     if skipped:
-        raise ConfigError(f"dataset {datamodule.name!r}: the 1-NN baselines need labelled train and test "
+        raise ConfigError(f"dataset {datamodule.name!r}: the baselines need labelled train and test "
                           f"splits, but {skipped}")
-    results = one_nn(*datamodule.raw(), methods=list(config["methods"]), normalise=config["normalise"])
-    metrics = {"dataset": datamodule.name, "loss": "baselines", "normalise": config["normalise"], **results,
-               "config": dict(config)}
+    try:
+        results = evaluate(*datamodule.raw(), methods=methods, normalise=config["normalise"], missing=missing,
+                           seed=config.get("seed"), threads=threads)
+    except DataError as exc:
+        raise DataError(f"dataset {datamodule.name!r}: {exc}") from exc
+    metrics = {"dataset": datamodule.name, "loss": "baselines", "normalise": config["normalise"],
+               "missing": missing, "seed": config.get("seed"), **results, "config": dict(config)}
     logger = make_logger(config, job_type="baselines")
     try:
-        log_results(logger, {f"acc/{k}": v for k, v in results["acc"].items() if v is not None})
+        log_results(logger, {f"{what}/{k}": v for what in ("acc", "time_s") for k, v in results[what].items()
+                             if v is not None})
         path = write_metrics(out_dir, metrics)
     finally:
         finish(logger)
-    accs = " | ".join(f"{k} {'n/a' if v is None else f'{v:.3f}'}" for k, v in results["acc"].items())
+    cells = " | ".join(f"{k} {'n/a' if v is None else f'{v:.3f}'}"
+                       + ("" if v is None else f" ({results['time_s'][k]:.1f} s)") for k, v in results["acc"].items())
     filled = results["filled_cells"]
-    note = (f"\nnote: {filled['train']} train and {filled['test']} test cells were missing, filled by linear "
-            "interpolation in time for the distances" if filled["train"] or filled["test"] else "")
-    print(f"{note}\n{metrics['dataset']} ({config['normalise']}) | {accs}\nmetrics: {path}")
+    notes = (f"\nnote: {filled['train']} train and {filled['test']} test cells were missing, filled "
+             f"({missing})" if filled["train"] or filled["test"] else "")
+    notes += "".join(f"\nnote: {k}: {v}" for k, v in results["notes"].items())
+    print(f"{notes}\n{metrics['dataset']} ({config['normalise']}) | {cells}\nmetrics: {path}")
     return metrics
 
 

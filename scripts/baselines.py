@@ -1,12 +1,14 @@
-"""1-NN baselines (ED, DTW-I, DTW-D) of the UEA archive on one dataset.
+"""The baselines on one dataset: 1-NN (ED, DTW-I, DTW-D) of the UEA archive, MiniRocket and
+Catch22 (aeon's classifiers), as ``methods`` chooses (default: all five).
 
     iars-baselines dataset=atrial_fibrillation dataset.data_dir=../shared/data/UEA
-    iars-baselines dataset=basic_motions normalise=znorm
+    iars-baselines dataset=basic_motions normalise=znorm methods=[MiniRocket,Catch22]
 
 (``python scripts/baselines.py ...`` is the same.) Writes metrics.json (``dataset``,
-``acc`` = {"1NN-ED": …, "1NN-DTW-I": …, "1NN-DTW-D": …}) into its run dir under
-outputs/baselines/, beside the SSL runs' records, and logs the accuracies to the configured
-logger. The run itself is :func:`iars.pipeline.baselines`.
+``acc`` = {"1NN-ED": …, "MiniRocket": …, …}; ``time_s``, ``fit_s``, ``predict_s``: seconds
+per method; ``notes``: what a method needed done to the series or why it did not run) into
+its run dir under outputs/baselines/, beside the SSL runs' records, and logs the accuracies
+and seconds to the configured logger. The run itself is :func:`iars.pipeline.baselines`.
 """
 from __future__ import annotations
 

@@ -95,6 +95,7 @@ def test_the_1nn_presets_are_for_the_baselines_script(tmp_path):
     for preset, datasets in (("baselines_1nn", PAPER), ("baselines_1nn_tiny", TOY)):
         cfg = _hydra_cfg(tmp_path, f"experiment={preset}", config="baselines")
         assert dict(cfg.hydra.sweeper.params) == {"dataset": datasets} and cfg.logger.group == preset
+        assert list(cfg.methods) == ["1NN-ED", "1NN-DTW-I", "1NN-DTW-D"]  # the paper's, not the default's five
 
 
 def test_without_a_preset_runs_are_grouped_by_dataset(tmp_path):

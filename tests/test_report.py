@@ -17,6 +17,7 @@ from iars.reporting.tables import (
     ACC,
     TIME,
     baseline_table,
+    baseline_time_table,
     best,
     comparison_tables,
     fmt,
@@ -112,6 +113,43 @@ def test_baseline_table_bolds_the_best_underlines_the_second_and_averages():
     assert rows["Synthetic"] == ["<u>0.500</u>", "**0.600**", "–", "0.300", "0.400"]
     assert rows["Average"] == ["**0.725**", "**0.725**", "–", "0.650", "0.550"]  # DTW-D lacks a dataset
     assert rows["# of best"] == ["0", "1", "0", "1", "0"]
+
+
+# A record of today's iars-baselines (MiniRocket, Catch22 and their seconds) and an older 1-NN
+# record without seconds, for the same and another dataset.
+BASELINE_RECORDS = [
+    {"dataset": "BasicMotions", "loss": "baselines", "normalise": "none", "missing": "refuse", "seed": 42,
+     "acc": {"1NN-ED": 0.6, "MiniRocket": 1.0, "Catch22": 0.975},
+     "time_s": {"1NN-ED": 0.5, "MiniRocket": 2.0, "Catch22": 3.0},
+     "fit_s": {"1NN-ED": 0.0, "MiniRocket": 1.5, "Catch22": 2.5},
+     "predict_s": {"1NN-ED": 0.5, "MiniRocket": 0.5, "Catch22": 0.5}, "notes": {}},
+    {"dataset": "Synthetic", "loss": "baselines", "normalise": "none", "acc": {"1NN-ED": 0.4}},
+]
+
+
+def test_minirocket_and_catch22_rows_beside_the_ssl_rows_with_their_seconds():
+    nn = baseline_frame(BASELINE_RECORDS)
+    assert nn.time_s.isna().tolist() == [False, False, False, True]  # the older record has no seconds
+    acc = _rows(baseline_table(frame(RUNS), nn, 16))
+    assert acc["BasicMotions"] == ["0.950 ± 0.071", "0.850 ± 0.071", "0.600", "<u>0.975</u>", "**1.000**"]
+    assert acc["Synthetic"] == ["<u>0.500</u>", "**0.600**", "0.400", "–", "–"]
+    table = baseline_time_table(frame(RUNS), nn, 16)
+    header = [c.strip() for c in table.splitlines()[4].strip("|").split("|")]
+    assert table.startswith("### Seconds, K = 16") and "baselines: fit + predict" in table
+    assert header == ["dataset", "hier", "iars", "1NN-ED", "Catch22", "MiniRocket"]
+    seconds = _rows(table)
+    assert seconds == {"BasicMotions": ["11.00 ± 1.41", "5.00 ± 1.41", "**0.50**", "3.00", "2.00"],
+                       "Synthetic": ["30.00", "**10.00**", "–", "–", "–"]}
+
+
+def test_write_report_shows_the_baselines_accuracy_and_seconds(tmp_path):
+    _write_runs(tmp_path / "ssl", RUNS)
+    _write_runs(tmp_path / "nn", BASELINE_RECORDS)
+    text = write_report([tmp_path / "ssl", tmp_path / "nn"], tmp_path / "out", k=16)[0].read_text()
+    assert text.splitlines()[2] == "8 SSL runs, 2 baseline runs; mean ± std over seeds."
+    assert "### Accuracy, K = 16" in text and "### Seconds, K = 16" in text
+    assert "| BasicMotions | 11.00 ± 1.41 | 5.00 ± 1.41 | **0.50** | 3.00 | 2.00 |" in text
+    assert (tmp_path / "out" / "baselines.png").stat().st_size > 5000
 
 
 def test_scaling_sweeps_get_time_against_the_varying_axis():
@@ -364,7 +402,7 @@ def test_write_report_of_task_runs_beside_classification_runs(tmp_path):
     _write_figure_data(sweep, FORECASTS + ANOMALIES, first=len(RUNS))
     report, figures = write_report([sweep])
     text = report.read_text()
-    assert text.splitlines()[2] == "8 SSL runs, 0 1-NN baseline runs, 6 forecasting runs, 6 anomaly runs; mean ± std over seeds."
+    assert text.splitlines()[2] == "8 SSL runs, 0 baseline runs, 6 forecasting runs, 6 anomaly runs; mean ± std over seeds."
     classification = classification_only.read_text().split("\n\n", 2)[2].split("![")[0]
     assert classification in text  # the classification part is as it was without the task runs
     assert "## Forecasting" in text and "## Anomaly detection" in text and "| NAB: a |" in text
@@ -386,3 +424,22 @@ def test_the_shipped_selection_study_report_is_regenerated_byte_for_byte(tmp_pat
     monkeypatch.chdir(REPO)  # the report names its dirs as given
     report, _ = write_report(["docs/selection_study/runs"], tmp_path)
     assert report.read_text() == (REPO / "docs" / "selection_study" / "report.md").read_text()
+
+
+def _benchmark_baseline_tables() -> list[str]:
+    """docs/benchmarks.md's baselines tables, from the committed records (as the page says)."""
+    from iars.reporting import to_markdown
+
+    ssl = frame(load_runs(["docs/selection_study/runs"])[0])
+    ssl = ssl[ssl.variant.isin(["hier", "iars"])]
+    nn = baseline_frame(load_runs(["docs/baselines/runs"])[0])
+    ten = nn[nn.dataset.isin(set(ssl.dataset))]
+    rest = nn[~nn.dataset.isin(set(ssl.dataset))].set_index(["dataset", "variant"])
+    return [baseline_table(ssl, ten, 320), baseline_time_table(ssl, ten, 320), to_markdown(rest, digits=3)]
+
+
+def test_the_benchmarks_baseline_tables_are_the_committed_records(monkeypatch):
+    monkeypatch.chdir(REPO)
+    page = (REPO / "docs" / "benchmarks.md").read_text()
+    for table in _benchmark_baseline_tables():  # the tables themselves (the page words their titles)
+        assert "\n".join(line for line in table.splitlines() if line.startswith("|")) in page

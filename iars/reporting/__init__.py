@@ -42,6 +42,7 @@ from iars.reporting.tables import (
     ACC,
     TIME,
     baseline_table,
+    baseline_time_table,
     best,
     comparison_tables,
     fmt,
@@ -56,8 +57,8 @@ from iars.runs import METRICS_FILE
 
 __all__ = [
     "ACC", "BASELINES", "PAIRS", "RULES", "TIME", "VARIANT_ORDER", "baseline_figure", "baseline_frame",
-    "baseline_table", "best", "comparison_tables", "fmt", "frame", "load_runs", "markdown_table",
-    "incomplete", "ordered_datasets", "ordered_variants", "resolutions_figure", "scaling_axes", "scaling_figure",
+    "baseline_table", "baseline_time_table", "best", "comparison_tables", "fmt", "frame", "incomplete", "load_runs",
+    "markdown_table", "ordered_datasets", "ordered_variants", "resolutions_figure", "scaling_axes", "scaling_figure",
     "scaling_table", "scatter_figure", "stats", "study", "table_k", "tasks", "to_markdown", "tsne_figure",
     "tsne_picks", "variant_label", "write_report",
 ]
@@ -76,13 +77,14 @@ def incomplete(missing: list[dict]) -> str:
 
 def write_report(dirs: list[str | Path], out_dir: str | Path | None = None, k: int | None = None,
                  proposed: str = "iars") -> tuple[Path, list[Path]]:
-    """Read the runs under ``dirs`` (SSL sweeps of any task and 1-NN baseline sweeps alike) and
+    """Read the runs under ``dirs`` (SSL sweeps of any task and baseline sweeps alike) and
     write ``report.md`` and the figures (PNG) into ``out_dir`` (default: the first dir).
 
     The tables follow the runs: a scaling sweep (length or train size varies) gets Tables
     IV/V and time curves; other SSL sweeps Table II and, with hier and iars, the Fig. 5
-    scatter; 1-NN records Table III (at ``k``, default the largest K) and Fig. 6; a
-    selection study (random beside iars) its statistics (:mod:`iars.reporting.study`). IARS
+    scatter; baseline records Table III (accuracy and seconds, at ``k``, default the largest
+    K) and Fig. 6; a selection study (random beside iars) its statistics
+    (:mod:`iars.reporting.study`). IARS
     runs add the selection plot, runs with ``embeddings.npz`` the t-SNE. Forecasting and
     anomaly-detection runs (``config.task.name``) get their own sections and figures
     (:mod:`iars.reporting.tasks`). Returns the report's path and the figures' paths.
@@ -93,7 +95,7 @@ def write_report(dirs: list[str | Path], out_dir: str | Path | None = None, k: i
     task_runs = {name: [r for r in runs if kind(r) == name] for name in tasks.TASKS}
     counted = [f"{len(v)} {name} runs" for name, v in task_runs.items() if v]
     if len(ssl) or nn_runs or not counted:
-        counted.insert(0, f"{len(ssl)} SSL runs, {len(nn_runs)} 1-NN baseline runs")
+        counted.insert(0, f"{len(ssl)} SSL runs, {len(nn_runs)} baseline runs")
     out = Path(out_dir or dirs[0])
     _writable(out)
     sections = [f"# Report: {', '.join(map(str, dirs))}", f"{', '.join(counted)}; mean ± std over seeds."]
@@ -111,7 +113,7 @@ def write_report(dirs: list[str | Path], out_dir: str | Path | None = None, k: i
             figures["scatter"] = scatter_figure(ssl)
     if nn_runs:
         k = table_k(ssl, k) if len(ssl) else None
-        sections.append(baseline_table(ssl, nn, k))
+        sections += [baseline_table(ssl, nn, k), baseline_time_table(ssl, nn, k)]
         if len(ssl):
             figures["baselines"] = baseline_figure(ssl, nn, k, proposed if proposed in labels else ordered_variants(labels)[0])
     if len(ssl) and study.is_study(ssl):

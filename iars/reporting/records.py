@@ -1,6 +1,7 @@
 """Run records of sweeps: finding and reading each run's ``metrics.json`` (and the jobs that
-wrote none: failed, or, in a sweep that lists its jobs, never started), the task each record is of (:func:`kind`), the SSL
-classification runs as one pandas frame (a row per run), the 1-NN baseline records as another
+wrote none: failed, or, in a sweep that lists its jobs, never started), the task each record is
+of (:func:`kind`), the SSL classification runs as one pandas frame (a row per run), the baseline
+records as another
 (a row per dataset × method), and the one order of datasets and variants that every table and
 figure follows. The forecasting and anomaly runs' frames are :mod:`iars.reporting.tasks`'.
 """
@@ -134,10 +135,13 @@ def frame(runs: list[dict]) -> pd.DataFrame:
 
 
 def baseline_frame(baselines: list[dict]) -> pd.DataFrame:
-    """The 1-NN records, a row per dataset × method with an accuracy: dataset, variant (the
-    method, suffixed by its normalisation when not the raw series) and acc."""
-    rows = [{"dataset": run["dataset"], "variant": method + suffix, "acc": acc}
+    """The baseline records (1-NN, MiniRocket, Catch22: :mod:`iars.baselines`), a row per
+    dataset × method with an accuracy: dataset, variant (the method, suffixed by its
+    normalisation when not the raw series), acc and time_s (its fit + predict seconds; NaN
+    in records without)."""
+    rows = [{"dataset": run["dataset"], "variant": method + suffix, "acc": acc,
+             "time_s": (run.get("time_s") or {}).get(method, np.nan)}
             for run in baselines
             for suffix in ["" if run.get("normalise", "none") == "none" else f" ({run['normalise']})"]
             for method, acc in run["acc"].items() if acc is not None]
-    return pd.DataFrame(rows, columns=["dataset", "variant", "acc"])
+    return pd.DataFrame(rows, columns=["dataset", "variant", "acc", "time_s"]).astype({"time_s": float})

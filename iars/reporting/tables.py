@@ -1,7 +1,7 @@
 """Aggregation over seeds (pandas) and the report's markdown tables: per embedding size K,
 each dataset's pretraining time and accuracy per variant (Table II, mean ± std over seeds,
-best in bold, a "# of best" row, the hier/iars speed-up); SSL accuracy beside the 1-NN
-baselines (Table III); time against series length or train size (Tables IV, V).
+best in bold, a "# of best" row, the hier/iars speed-up); SSL accuracy and seconds beside the
+baselines' (Table III); time against series length or train size (Tables IV, V).
 """
 from __future__ import annotations
 
@@ -140,20 +140,30 @@ def table_k(df: pd.DataFrame, k: int | None) -> int:
     return ks[-1] if k is None else k
 
 
-def accuracies(df: pd.DataFrame, baselines: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """dataset × variant: the mean and the std of the accuracy of the SSL runs ``df`` and of
-    the 1-NN methods (:func:`iars.reporting.records.baseline_frame`)."""
-    rows = pd.concat([stats(df, ("dataset", "variant"), "acc"), stats(baselines, ("dataset", "variant"), "acc")])
+def accuracies(df: pd.DataFrame, baselines: pd.DataFrame, value: str = "acc",
+               baseline_value: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """dataset × variant: the mean and the std of ``value`` of the SSL runs ``df`` and of
+    ``baseline_value`` (default the same) of the baselines
+    (:func:`iars.reporting.records.baseline_frame`)."""
+    rows = pd.concat([stats(df, ("dataset", "variant"), value),
+                      stats(baselines, ("dataset", "variant"), baseline_value or value)])
     rows = rows[~rows.index.duplicated(keep="last")]
     return rows["mean"].unstack("variant"), rows["std"].unstack("variant")
 
 
+def _baseline_axes(df: pd.DataFrame, baselines: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The columns (SSL variants, then the baselines by name) and the rows (the SSL runs'
+    datasets in their order, then the baselines' others by name) of Table III."""
+    columns = ordered_variants(df.variant) + sorted(set(baselines.variant))
+    return columns, (ordered_datasets(df) if len(df) else []) + sorted(set(baselines.dataset) - set(df.dataset))
+
+
 def baseline_table(df: pd.DataFrame, baselines: pd.DataFrame, k: int) -> str:
     """Table III: test accuracy per dataset of the SSL variants at embedding size ``k`` and of
-    the 1-NN baselines; best in bold, second underlined, an average and a "# of best" row."""
+    the baselines (1-NN, MiniRocket, Catch22); best in bold, second underlined, an average and
+    a "# of best" row."""
     df = df[df.K == k]
-    columns = ordered_variants(df.variant) + sorted(set(baselines.variant))
-    datasets = (ordered_datasets(df) if len(df) else []) + sorted(set(baselines.dataset) - set(df.dataset))
+    columns, datasets = _baseline_axes(df, baselines)
     means, stds = (t.reindex(index=datasets, columns=columns) for t in accuracies(df, baselines))
     rows, counts = [], [0] * len(columns)
     for dataset in datasets:
@@ -167,6 +177,20 @@ def baseline_table(df: pd.DataFrame, baselines: pd.DataFrame, k: int) -> str:
     rows.append(["Average"] + bold_best(averages, [math.nan] * len(columns), ACC)[0])
     rows.append(["# of best"] + [str(c) for c in counts])
     return f"### Accuracy, K = {k}\n\n" + markdown_table(["dataset"] + columns, rows)
+
+
+def baseline_time_table(df: pd.DataFrame, baselines: pd.DataFrame, k: int) -> str:
+    """Table III's seconds: per dataset, the SSL variants' pretraining seconds at embedding
+    size ``k`` (the classifier stage not included) and the baselines' fit + predict seconds;
+    fastest in bold."""
+    df = df[df.K == k]
+    columns, datasets = _baseline_axes(df, baselines)
+    means, stds = (t.reindex(index=datasets, columns=columns)
+                   for t in accuracies(df, baselines, TIME.key, "time_s"))
+    rows = [[dataset] + bold_best(means.loc[dataset].tolist(), stds.loc[dataset].tolist(), TIME)[0]
+            for dataset in datasets]
+    return (f"### Seconds, K = {k}\n\nSSL variants: pretraining (the classifier stage not timed); "
+            "baselines: fit + predict.\n\n" + markdown_table(["dataset"] + columns, rows))
 
 
 def scaling_axes(df: pd.DataFrame) -> list[str]:
