@@ -73,11 +73,7 @@ def encode(
     was_training = encoder.training
     encoder.eval()
     try:
-        if len(X) == 0:
-            raise DataError("no series to encode: give at least one series")
-        shape = getattr(X, "shape", ())
-        if len(shape) > 1 and shape[1] == 0:
-            raise DataError("series of length 0 (no timestamps) to encode: give series of at least one timestamp")
+        check_encodable(X)
         windowing = (mask, encoding_window)
         if ts2vec_padding:
             return _encode_padded(encoder, X, pooling, batch_size, windowing)
@@ -115,6 +111,15 @@ def _check_options(pooling, mask, encoding_window, sliding_length, sliding_paddi
     if not (isinstance(sliding_padding, int) and sliding_padding >= 0):
         raise ConfigError(f"sliding_padding={sliding_padding!r}: give a number of timestamps of at least 0")
     return pooling, encoding_window
+
+
+def check_encodable(X) -> None:
+    """Refuse X (N×T×C) without series or without timestamps."""
+    if len(X) == 0:
+        raise DataError("no series to encode: give at least one series")
+    shape = getattr(X, "shape", ())
+    if len(shape) > 1 and shape[1] == 0:
+        raise DataError("series of length 0 (no timestamps) to encode: give series of at least one timestamp")
 
 
 def seen_series(X, batch_size: int = 64) -> np.ndarray:

@@ -24,7 +24,7 @@ from iars.callbacks import LossHistory
 from iars.callbacks import _as_at_step_end as as_at_step_end
 from iars.checkpoints import hparam_differences, read_checkpoint, selection_history
 from iars.data import BATCH_SIZE, MAX_TRAIN_LENGTH, ArrayDataModule, Normaliser, pad_to_array
-from iars.encoding import Windows, encode, seen_series
+from iars.encoding import Windows, check_encodable, encode, seen_series
 from iars.errors import ConfigError, DataError, some
 from iars.loggers import lightning_output
 from iars.losses import num_levels
@@ -298,6 +298,7 @@ class TimeSeriesEncoder(NestedParamsMixin, TransformerMixin, BaseEstimator):
         window_pooled = ts2vec.get("encoding_window") not in (None, "full_series")
         pooling = None if per_timestamp or window_pooled else self.pooling
         if window is None:
+            check_encodable(X)
             unseen = np.flatnonzero(~seen_series(X, batch_size)) if pooling is not None else []
             if len(unseen):
                 raise DataError(f"series {some(unseen)} of X have no timestamp at which every channel is observed: the "
