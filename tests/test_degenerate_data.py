@@ -32,7 +32,7 @@ def _refused(tmp_path, data, message):
 def test_a_channel_missing_everywhere_is_refused(tmp_path):
     X = _series()
     X[:, 1] = np.nan
-    _refused(tmp_path, _files(tmp_path, X, _series(seed=1)), r"channel 1 of the train split hold no observed value")
+    _refused(tmp_path, _files(tmp_path, X, _series(seed=1)), r"channel 1 of the train split holds no observed value")
 
 
 def test_infinity_is_refused_where_it_is(tmp_path):

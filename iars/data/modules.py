@@ -103,9 +103,9 @@ class TimeSeriesDataModule(pl.LightningDataModule):
         missing = np.flatnonzero(np.isnan(data.X_train).all(axis=(0, 1)))
         if missing.size:
             raise DataError(
-                f"dataset {self.name!r}: channel{'s' if missing.size > 1 else ''} {', '.join(map(str, missing))} of the "
-                "train split hold no observed value: the encoder skips a timestamp with a missing channel, so it "
-                "would see nothing at all; drop the channel"
+                f"dataset {self.name!r}: {'channels' if missing.size > 1 else 'channel'} {', '.join(map(str, missing))} "
+                f"of the train split {'hold' if missing.size > 1 else 'holds'} no observed value: the encoder skips a "
+                "timestamp with a missing channel, so it would see nothing at all; drop the channel"
             )
         if data.X_train.shape[1] < 2:
             raise DataError(
