@@ -111,7 +111,11 @@ def test_a_run_killed_by_sigterm_resumes_exactly(tmp_path):
     resumed = run_script("train.py", *TINY, *common, "resume=auto", f"hydra.run.dir={tmp_path / 'killed'}")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "2 segments" in resumed.stdout
-    full = train(compose_cfg(tmp_path / "full", *TINY, *common))
+    # the uninterrupted run as a command too: a process of its own, as the killed one's segments
+    # (in this process, earlier tests' global torch state could move the floats)
+    uninterrupted = run_script("train.py", *TINY, *common, f"hydra.run.dir={tmp_path / 'full'}")
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-2000:]
+    full = json.loads((tmp_path / "full" / "metrics.json").read_text())
     record = json.loads((tmp_path / "killed" / "metrics.json").read_text())
     for key in ("selected_resolutions", "resolution_losses", "selection_probs", "steps", "acc"):
         assert record[key] == full[key], key
