@@ -17,7 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from torch import nn
 
 from iars.encoders import MASKS
-from iars.errors import ConfigError, DataError
+from iars.errors import ConfigError, DataError, some
 
 POOLINGS = ("max", "avg")
 
@@ -128,6 +128,16 @@ def seen_series(X, batch_size: int = 64) -> np.ndarray:
     seen = [(~np.isnan(np.asarray(X[start : start + batch_size])).any(axis=2)).any(axis=1)
             for start in range(0, len(X), batch_size)]
     return np.concatenate(seen) if seen else np.zeros(0, dtype=bool)
+
+
+def check_seen(X, where: str, batch_size: int = 64) -> None:
+    """Refuse series of X (N×T×C) the encoder sees nothing of (:func:`seen_series`), naming
+    them and ``where`` they are (e.g. "X", "the train split")."""
+    unseen = np.flatnonzero(~seen_series(X, batch_size))
+    if unseen.size:
+        raise DataError(f"series {some(unseen)} of {where} have no timestamp at which every channel is observed: "
+                        "the encoder skips a timestamp with a missing channel, so it would see nothing of them; "
+                        "drop them, or fill their missing values")
 
 
 def series_lengths(X, batch_size: int = 64) -> np.ndarray:

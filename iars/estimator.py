@@ -24,8 +24,8 @@ from iars.callbacks import LossHistory
 from iars.callbacks import _as_at_step_end as as_at_step_end
 from iars.checkpoints import hparam_differences, read_checkpoint, selection_history
 from iars.data import BATCH_SIZE, MAX_TRAIN_LENGTH, ArrayDataModule, Normaliser, pad_to_array
-from iars.encoding import Windows, check_encodable, encode, seen_series
-from iars.errors import ConfigError, DataError, some
+from iars.encoding import Windows, check_encodable, check_seen, encode
+from iars.errors import ConfigError, DataError
 from iars.loggers import lightning_output
 from iars.losses import num_levels
 from iars.module import ContrastivePretrainer
@@ -299,11 +299,8 @@ class TimeSeriesEncoder(NestedParamsMixin, TransformerMixin, BaseEstimator):
         pooling = None if per_timestamp or window_pooled else self.pooling
         if window is None:
             check_encodable(X)
-            unseen = np.flatnonzero(~seen_series(X, batch_size)) if pooling is not None else []
-            if len(unseen):
-                raise DataError(f"series {some(unseen)} of X have no timestamp at which every channel is observed: the "
-                                "encoder would see nothing of them (it skips a timestamp with a missing channel); "
-                                "drop them, or fill their missing values")
+            if pooling is not None:
+                check_seen(X, "X", batch_size)
             return encode(encoder, X, pooling, batch_size, exact=exact, **ts2vec)
         if ts2vec.get("sliding_length") is not None:
             raise ConfigError("window= cuts windows without context, sliding_length= with it: give one of them")

@@ -10,8 +10,8 @@ import numpy as np
 from torch import nn
 
 from iars.data import Split, TimeSeriesDataModule
-from iars.encoding import check_pooling, encode, seen_series
-from iars.errors import ConfigError, DataError, some
+from iars.encoding import check_pooling, check_seen, encode
+from iars.errors import ConfigError, DataError
 from iars.evaluate import PROTOCOLS, classify
 from iars.runs import write_embeddings
 
@@ -37,11 +37,10 @@ def check(config: Mapping, data: Split) -> list[str]:
     if skipped_reason(data) is not None:
         return []
     for split, X in (("train", data.X_train), ("test", data.X_test)):
-        unseen = np.flatnonzero(~seen_series(X))
-        if unseen.size:
-            raise DataError(f"dataset {config['dataset'].get('name')!r}: series {some(unseen)} of the {split} split have no "
-                            "timestamp at which every channel is observed; the encoder skips a timestamp with a "
-                            "missing channel, so it would see nothing of them; drop them, or fill their missing values")
+        try:
+            check_seen(X, f"the {split} split")
+        except DataError as e:
+            raise DataError(f"dataset {config['dataset'].get('name')!r}: {e}") from None
     classes = np.unique(data.y_train)
     if len(classes) < 2:
         raise DataError(f"dataset {config['dataset'].get('name')!r}: the train split has one class, and a classifier "
