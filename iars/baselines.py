@@ -116,10 +116,6 @@ def _lengths(X) -> list[int]:
     return [X.shape[-1]] * len(X) if isinstance(X, np.ndarray) else [x.shape[-1] for x in X]
 
 
-def _has_nan(X) -> bool:
-    return bool(np.isnan(X).any()) if isinstance(X, np.ndarray) else any(np.isnan(x).any() for x in X)
-
-
 def fill_missing(X_train, X_test, missing: str = "interpolate"):
     """Both splits without NaN, and how many cells were filled (``{"train": n, "test": m}``):
     ``"interpolate"`` linear in time per channel, a channel missing in a whole series its train
@@ -145,7 +141,7 @@ def fill_missing(X_train, X_test, missing: str = "interpolate"):
     with warnings.catch_warnings():  # an all-NaN channel's "mean of empty slice": refused below
         warnings.simplefilter("ignore", RuntimeWarning)
         filled = [SimpleImputer(strategy="mean").fit_transform(X) for X in (X_train, X_test)]
-    if any(_has_nan(X) for X in filled):
+    if any(_nan_count(X) for X in filled):
         raise DataError("a series has a channel with no value at all, which missing=mean cannot fill: "
                         "use missing=interpolate (its train mean), drop that series or fill it yourself")
     return filled[0], filled[1], counts
